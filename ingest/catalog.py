@@ -1,0 +1,219 @@
+"""The catalog: SQLite in the data directory, the transactional record of what was ingested.
+
+Chroma is rebuilt from it after a crash (its on-disk index is not safe against SIGKILL), and it holds the
+embedding cache, keyed by embedder and chunk text hash, so unchanged text is never embedded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ingest.documents import Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+    folder TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
+    chunks INTEGER NOT NULL, ingested_at REAL NOT NULL, PRIMARY KEY(folder, path));
+CREATE TABLE IF NOT EXISTS chunks(
+    id TEXT PRIMARY KEY, folder TEXT NOT NULL, path TEXT NOT NULL, idx INTEGER NOT NULL,
+    text TEXT NOT NULL, hash TEXT NOT NULL, meta TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(folder, path);
+CREATE TABLE IF NOT EXISTS vectors(model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY(model, hash));
+CREATE TABLE IF NOT EXISTS folders(folder TEXT PRIMARY KEY, last_ingest REAL NOT NULL, summary TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures(folder TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY(folder, path));
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    hash: str
+    chunks: int
+
+
+@dataclass(frozen=True)
+class CatalogChunk:
+    id: str
+    text: str
+    metadata: dict
+    hash: str
+
+
+def chunk_metadata(chunk: Chunk, folder: str, title: str) -> dict:
+    """Flat metadata, as Chroma stores it (no None values)."""
+    meta = {
+        "source": chunk.source,
+        "folder": folder,
+        "title": title,
+        "headings": chunk.heading_path,
+        "chunk_index": chunk.index,
+        "content_hash": chunk.content_hash,
+        "kind": chunk.kind,
+    }
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    if chunk.kind == "qa":
+        meta["question"] = chunk.question
+    return meta
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- state -------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str = "") -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+    def files(self, folder: str) -> dict[str, FileRecord]:
+        rows = self._db.execute("SELECT path, hash, chunks FROM files WHERE folder=?", (folder,))
+        return {p: FileRecord(p, h, c) for p, h, c in rows}
+
+    def chunk_ids(self, folder: str | None = None) -> set[str]:
+        if folder is None:
+            return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
+        return {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE folder=?", (folder,))}
+
+    def file_chunk_ids(self, folder: str, path: str) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE folder=? AND path=?", (folder, path))}
+
+    # -- embedding cache -----------------------------------------------------------------------
+    def cached_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(f"SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({marks})", (model, *part))
+            for h, blob in rows:
+                out[h] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def vectors_for(self, model: str, chunks: Iterable[CatalogChunk]) -> np.ndarray:
+        chunks = list(chunks)
+        cache = self.cached_vectors(model, [c.hash for c in chunks])
+        return np.stack([cache[c.hash] for c in chunks]) if chunks else np.zeros((0, 0), np.float32)
+
+    # -- writes: one transaction per batch of files ----------------------------------------------
+    def commit_files(
+        self,
+        folder: str,
+        model: str,
+        files: Sequence[tuple[str, str, int, list[Chunk], str]],
+        vectors: dict[str, np.ndarray],
+    ) -> None:
+        """Replace the chunks of each (path, hash, size, chunks, title) atomically, with their vectors."""
+        now = time.time()
+        with self._transaction():
+            for path, digest, size, chunks, title in files:
+                self._db.execute("DELETE FROM chunks WHERE folder=? AND path=?", (folder, path))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO chunks(id, folder, path, idx, text, hash, meta) VALUES(?,?,?,?,?,?,?)",
+                    [
+                        (c.id, folder, path, c.index, c.text, c.content_hash, json.dumps(chunk_metadata(c, folder, title)))
+                        for c in chunks
+                    ],
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO files(folder, path, hash, size, chunks, ingested_at) VALUES(?,?,?,?,?,?)",
+                    (folder, path, digest, size, len(chunks), now),
+                )
+                self._db.execute("DELETE FROM failures WHERE folder=? AND path=?", (folder, path))
+            self._db.executemany(
+                "INSERT OR IGNORE INTO vectors(model, hash, vector) VALUES(?,?,?)",
+                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    def remove_files(self, folder: str, paths: Sequence[str]) -> None:
+        with self._transaction():
+            for path in paths:
+                self._db.execute("DELETE FROM chunks WHERE folder=? AND path=?", (folder, path))
+                self._db.execute("DELETE FROM files WHERE folder=? AND path=?", (folder, path))
+                self._db.execute("DELETE FROM failures WHERE folder=? AND path=?", (folder, path))
+
+    def record_run(self, folder: str, summary: dict, failures: Sequence[tuple[str, str]]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO folders(folder, last_ingest, summary) VALUES(?,?,?)",
+                (folder, time.time(), json.dumps(summary)),
+            )
+            self._db.execute("DELETE FROM failures WHERE folder=?", (folder,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO failures(folder, path, reason) VALUES(?,?,?)",
+                [(folder, p, r) for p, r in failures],
+            )
+
+    def clear(self) -> None:
+        """Forget every ingested file (the embedding cache stays: it is keyed by model and text)."""
+        with self._transaction():
+            for table in ("files", "chunks", "folders", "failures"):
+                self._db.execute(f"DELETE FROM {table}")
+
+    def chunks(self, ids: Iterable[str] | None = None) -> Iterator[CatalogChunk]:
+        if ids is None:
+            rows = self._db.execute("SELECT id, text, meta, hash FROM chunks ORDER BY folder, path, idx")
+            for id_, text, meta, h in rows:
+                yield CatalogChunk(id_, text, json.loads(meta), h)
+            return
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for id_, text, meta, h in self._db.execute(
+                f"SELECT id, text, meta, hash FROM chunks WHERE id IN ({marks})", part
+            ):
+                yield CatalogChunk(id_, text, json.loads(meta), h)
+
+    # -- reporting -------------------------------------------------------------------------------
+    def status(self) -> dict:
+        folders = []
+        for folder, last, summary in self._db.execute("SELECT folder, last_ingest, summary FROM folders ORDER BY folder"):
+            docs, chunks = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM files WHERE folder=?", (folder,)
+            ).fetchone()
+            failed = [
+                {"path": p, "reason": r}
+                for p, r in self._db.execute("SELECT path, reason FROM failures WHERE folder=? ORDER BY path", (folder,))
+            ]
+            folders.append(
+                {"folder": folder, "documents": docs, "chunks": chunks, "last_ingest": last,
+                 "last_summary": json.loads(summary), "failed": failed}
+            )
+        documents = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return {"documents": documents, "chunks": chunks, "folders": folders}
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

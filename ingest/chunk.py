@@ -1,0 +1,104 @@
+"""Split parsed documents into chunks that fit the embedding model's input, measured in its own tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.documents import Chunk, ParsedDocument, QAPair, Section
+from rag.settings import ChunkSettings
+
+TokenCounter = Callable[[str], int]
+_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_id(folder_key: str, source: str, index: int, text_hash: str) -> str:
+    """Deterministic: the same folder, file, position and text always give the same id."""
+    return hashlib.sha256(f"{folder_key}\x00{source}\x00{index}\x00{text_hash}".encode()).hexdigest()[:32]
+
+
+class Chunker:
+    def __init__(self, settings: ChunkSettings, count_tokens: TokenCounter, model_limit: int):
+        self._count = count_tokens
+        self._limit = min(settings.max_tokens, model_limit)
+        self._target = min(settings.target_tokens, self._limit)
+        self._overlap = settings.overlap_tokens
+
+    def _splitter(self, budget: int) -> RecursiveCharacterTextSplitter:
+        return RecursiveCharacterTextSplitter(
+            chunk_size=max(budget, 16),
+            chunk_overlap=min(self._overlap, max(budget // 4, 0)),
+            length_function=self._count,
+            separators=_SEPARATORS,
+            keep_separator="end",
+        )
+
+    def _context(self, headings: tuple[str, ...], page: int | None) -> str:
+        """Heading path kept with each piece: it carries the topic the body text often omits."""
+        if not headings:
+            return ""
+        context = " > ".join(headings)
+        # Never let the context eat more than a third of the budget.
+        while self._count(context) > self._limit // 3 and len(headings) > 1:
+            headings = headings[1:]
+            context = " > ".join(headings)
+        if self._count(context) > self._limit // 3:
+            context = self._splitter(self._limit // 3).split_text(context)[0]
+        return context
+
+    def _fit(self, prefix: str, body: str) -> list[str]:
+        """Split body so that every prefix + piece is within the model limit (checked, not assumed)."""
+        joiner = "\n\n" if prefix else ""
+        budget = self._target - (self._count(prefix) if prefix else 0)
+        pieces = self._splitter(budget).split_text(body)
+        out = []
+        for piece in pieces:
+            text = f"{prefix}{joiner}{piece}"
+            if self._count(text) > self._limit:
+                # Token counts of joined text can exceed the sum of parts; re-split the offender smaller.
+                out.extend(self._fit(prefix, piece) if len(piece) < len(body) else [text[: len(text) // 2]])
+            else:
+                out.append(text)
+        return out
+
+    def _section_texts(self, section: Section) -> list[str]:
+        return self._fit(self._context(section.headings, section.page), section.text)
+
+    def _qa_texts(self, pair: QAPair) -> list[str]:
+        # One chunk per pair when it fits; a long answer is split and every piece keeps the question.
+        return self._fit(f"Q: {pair.question}", f"A: {pair.answer}")
+
+    def chunk(self, doc: ParsedDocument, folder_key: str) -> list[Chunk]:
+        chunks: list[Chunk] = []
+
+        def add(text: str, kind: str, headings: tuple[str, ...], page: int | None, pair: QAPair | None) -> None:
+            digest = content_hash(text)
+            index = len(chunks)
+            chunks.append(
+                Chunk(
+                    id=chunk_id(folder_key, doc.source, index, digest),
+                    source=doc.source,
+                    text=text,
+                    kind=kind,
+                    index=index,
+                    headings=headings,
+                    page=page,
+                    content_hash=digest,
+                    question=pair.question if pair else "",
+                    answer=pair.answer if pair else "",
+                )
+            )
+
+        for section in doc.sections:
+            for text in self._section_texts(section):
+                add(text, "passage", section.headings, section.page, None)
+        for pair in doc.qa:
+            for text in self._qa_texts(pair):
+                add(text, "qa", pair.headings, pair.page, pair)
+        return chunks

@@ -1,0 +1,48 @@
+"""Typed records that flow through ingestion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of body text under one heading path (one page, for PDFs)."""
+
+    headings: tuple[str, ...]
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class QAPair:
+    question: str
+    answer: str
+    headings: tuple[str, ...] = ()
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    source: str  # path relative to the ingested folder, with forward slashes
+    title: str
+    sections: tuple[Section, ...]
+    qa: tuple[QAPair, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    source: str
+    text: str  # what is embedded and shown: heading context + body, or question + answer
+    kind: str  # passage | qa
+    index: int
+    headings: tuple[str, ...]
+    page: int | None
+    content_hash: str  # sha256 of `text`: the embedding cache key
+    question: str = ""  # qa chunks only
+    answer: str = ""  # qa chunks only
+
+    @property
+    def heading_path(self) -> str:
+        return " > ".join(self.headings)

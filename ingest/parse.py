@@ -1,0 +1,233 @@
+"""Parse one file into sections and question/answer pairs.
+
+Every document format goes through `unstructured`; PDFs are read page by page with pdfminer.six (light and
+page-aware; `unstructured[pdf]` pulls torch) and each page's text is partitioned by unstructured.
+reStructuredText is rendered to HTML with docutils (unstructured's own path needs a 150 MB pandoc).
+Prompt/completion JSONL files become Q&A pairs directly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from ingest.documents import ParsedDocument, QAPair, Section
+from rag.errors import InputError
+
+# unstructured pings an analytics host and prints a banner unless told not to.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+SUPPORTED = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".rst", ".docx", ".pdf", ".jsonl"}
+_QA_KEYS = (("prompt", "completion"), ("question", "answer"), ("input", "output"))
+
+
+class ParseError(InputError):
+    """One file could not be parsed; ingestion skips it and reports the reason."""
+
+
+def read_text(path: Path) -> str:
+    """Decode text files: UTF-8 (with or without BOM), UTF-16 with BOM, else latin-1."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            if _looks_binary(raw):
+                raise ParseError("binary content in a text file") from None
+            text = raw.decode("latin-1")
+    if "\x00" in text:
+        if _looks_binary(raw):
+            raise ParseError("binary content in a text file")
+        text = text.replace("\x00", "")
+    return text
+
+
+def _looks_binary(raw: bytes) -> bool:
+    sample = raw[:4096]
+    if not sample:
+        return False
+    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return control / len(sample) > 0.1
+
+
+def _qa_from_jsonl(text: str) -> list[QAPair]:
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            raise ParseError(f"line {number} is not valid JSON") from None
+        pair = None
+        if isinstance(obj, dict):
+            for q, a in _QA_KEYS:
+                if isinstance(obj.get(q), str) and isinstance(obj.get(a), str):
+                    pair = QAPair(obj[q].strip(), obj[a].strip())
+                    break
+            messages = obj.get("messages")
+            if pair is None and isinstance(messages, list):
+                user = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+                bot = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+                if user and bot and isinstance(user[0], str) and isinstance(bot[0], str):
+                    pair = QAPair(user[0].strip(), bot[0].strip())
+        if pair is None:
+            raise ParseError(f"line {number} has no prompt/completion (or question/answer, messages) pair")
+        if pair.question and pair.answer:
+            pairs.append(pair)
+    return pairs
+
+
+def _partition(path: Path, suffix: str) -> list:
+    if suffix in {".md", ".markdown"}:
+        from unstructured.partition.md import partition_md
+
+        return partition_md(text=read_text(path))
+    if suffix in {".html", ".htm"}:
+        from unstructured.partition.html import partition_html
+
+        return partition_html(text=read_text(path))
+    if suffix in {".txt", ".text"}:
+        from unstructured.partition.text import partition_text
+
+        return partition_text(text=read_text(path))
+    if suffix == ".rst":
+        from docutils.core import publish_string
+        from unstructured.partition.html import partition_html
+
+        html = publish_string(
+            read_text(path), writer="html5", settings_overrides={"report_level": 5, "halt_level": 5}
+        ).decode("utf-8")
+        return partition_html(text=html)
+    if suffix == ".docx":
+        from unstructured.partition.docx import partition_docx
+
+        with path.open("rb") as handle:
+            return partition_docx(file=io.BytesIO(handle.read()))
+    raise ParseError(f"unsupported file type {suffix}")
+
+
+def _pdf_pages(path: Path) -> list[tuple[int, list]]:
+    """Per page, unstructured elements; text set in a larger font than the body becomes a heading."""
+    from collections import Counter
+
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTChar, LTTextContainer
+    from unstructured.documents.elements import ElementMetadata, NarrativeText, Title
+    from unstructured.partition.text import partition_text
+
+    pages: list[list[tuple[float, str]]] = []
+    sizes: Counter[float] = Counter()
+    for layout in extract_pages(str(path)):
+        boxes = []
+        for element in layout:
+            if not isinstance(element, LTTextContainer):
+                continue
+            chars = [c.size for line in element for c in line if isinstance(c, LTChar)]
+            text = element.get_text().strip()
+            if text and chars:
+                size = round(sum(chars) / len(chars), 1)
+                sizes[size] += len(chars)
+                boxes.append((size, text))
+        pages.append(boxes)
+    if not sizes:
+        return []
+    body = sizes.most_common(1)[0][0]
+    heading_sizes = sorted({s for boxes in pages for s, t in boxes if s > body * 1.15 and len(t) < 120}, reverse=True)
+    out = []
+    for number, boxes in enumerate(pages, 1):
+        elements: list = []
+        for size, text in boxes:
+            if size in heading_sizes and len(text) < 120:
+                elements.append(Title(" ".join(text.split()), metadata=ElementMetadata(category_depth=heading_sizes.index(size))))
+            else:
+                # A text box is one paragraph: undo the line wrapping. Headings come from font size only,
+                # so unstructured's guess that a short line is a title is overridden here.
+                for element in partition_text(text=" ".join(text.split())):
+                    elements.append(NarrativeText(element.text) if element.category == "Title" else element)
+        if elements:
+            out.append((number, elements))
+    return out
+
+
+def _is_question(text: str) -> bool:
+    text = text.strip()
+    return text.endswith("?") and len(text) < 250 and "\n" not in text
+
+
+def _walk_elements(elements: list, page: int | None, state: dict) -> None:
+    """Fold unstructured elements into sections under a heading stack; FAQ headings become Q&A pairs."""
+    for element in elements:
+        text = (element.text or "").strip()
+        if not text:
+            continue
+        category = element.category
+        if category == "Title":
+            depth = element.metadata.category_depth
+            depth = 0 if depth is None else int(depth)
+            _flush(state, page)
+            stack: list[str] = state["stack"]
+            del stack[depth:]
+            stack.append(text)
+            continue
+        if category in {"Header", "Footer", "PageNumber", "PageBreak"}:
+            continue
+        in_faq = any("faq" in h.lower() or "frequently asked" in h.lower() for h in state["stack"])
+        if in_faq and _is_question(text) and category != "ListItem":
+            # A question written as a paragraph inside an FAQ section (plain text files, PDFs).
+            _flush(state, page)
+            if state["stack"] and _is_question(state["stack"][-1]):
+                state["stack"].pop()
+            state["stack"].append(text)
+            continue
+        if category == "ListItem":
+            text = f"- {text}"
+        state["body"].append(text)
+
+
+def _flush(state: dict, page: int | None) -> None:
+    body = "\n\n".join(state["body"]).strip()
+    state["body"] = []
+    if not body:
+        return
+    headings = tuple(state["stack"])
+    if headings and _is_question(headings[-1]):
+        state["qa"].append(QAPair(headings[-1], body, headings[:-1], page))
+    else:
+        state["sections"].append(Section(headings, body, page))
+
+
+def parse_file(path: Path, source: str) -> ParsedDocument:
+    """Parse `path`; `source` is its path relative to the ingested folder."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise ParseError(f"unsupported file type {suffix or '(none)'}")
+    if suffix == ".jsonl":
+        pairs = _qa_from_jsonl(read_text(path))
+        if not pairs:
+            raise ParseError("no question/answer pairs")
+        return ParsedDocument(source, Path(source).stem, (), tuple(pairs))
+    state: dict = {"stack": [], "body": [], "sections": [], "qa": []}
+    try:
+        if suffix == ".pdf":
+            for number, elements in _pdf_pages(path):
+                _walk_elements(elements, number, state)
+                _flush(state, number)
+        else:
+            _walk_elements(_partition(path, suffix), None, state)
+            _flush(state, None)
+    except ParseError:
+        raise
+    except Exception as exc:  # a damaged file must not stop the run: report it, skip it
+        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ParseError(f"cannot parse {suffix[1:]} file: {detail}") from None
+    if not state["sections"] and not state["qa"]:
+        raise ParseError("no text found")
+    title = next((s.headings[0] for s in state["sections"] if s.headings), Path(source).stem)
+    return ParsedDocument(source, title, tuple(state["sections"]), tuple(state["qa"]))

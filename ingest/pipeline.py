@@ -1,0 +1,326 @@
+"""`rag ingest`: walk, parse, chunk, embed (cached), record in the catalog, store in Chroma.
+
+Per batch of files: the catalog transaction commits first, then Chroma is updated. A crash between the two
+leaves a `dirty` mark; the next run reconciles Chroma from the catalog (no re-embedding needed).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ingest.catalog import Catalog, chunk_metadata
+from ingest.chunk import Chunker
+from ingest.documents import Chunk
+from ingest.parse import ParseError, parse_file
+from ingest.walk import FoundFile, walk_folder
+from rag.embed import Embedder
+from rag.errors import BusyError, InputError
+from rag.settings import Settings
+from rag.store import ChromaStore
+
+PIPELINE_VERSION = "1"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
+BATCH_CHUNKS = 256  # chunks per embed + commit round: big enough to batch well, small enough to lose little
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    folder: str
+    files: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: int
+    removed: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+    skipped: tuple[tuple[str, str], ...]
+    chunks: int  # chunks written in this run
+    total_chunks: int  # chunks of this folder in the index after the run
+    embedded: int  # chunks actually sent to the embedder (cache misses)
+    seconds: float
+    dry_run: bool = False
+
+    def as_json(self) -> dict:
+        return {
+            "folder": self.folder,
+            "files": self.files,
+            "chunks": self.chunks,
+            "total_chunks": self.total_chunks,
+            "embedded": self.embedded,
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": self.unchanged,
+            "removed": len(self.removed),
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclass
+class _Prepared:
+    found: FoundFile
+    digest: str
+    size: int
+    chunks: list[Chunk] = field(default_factory=list)
+    title: str = ""
+    error: str = ""
+
+
+Progress = Callable[[str, int, int], None]  # (event, files done, chunks done)
+
+
+class IngestLock:
+    """One writer per data directory: a second ingest fails fast with a clear message."""
+
+    def __init__(self, data_dir: Path):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._path = data_dir / "ingest.lock"
+        self._handle = None
+
+    def __enter__(self) -> "IngestLock":
+        self._handle = self._path.open("a+")
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise BusyError(
+                f"another `rag ingest` is writing to {self._path.parent}; wait for it to finish and run again"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+
+
+def folder_key(folder: Path) -> str:
+    return str(folder.resolve())
+
+
+def _hash_file(path: Path, limit_bytes: int, salt: str) -> tuple[str, int]:
+    """Content hash, salted with the pipeline version and chunk settings: a change in either re-chunks."""
+    size = path.stat().st_size
+    if size > limit_bytes:
+        raise ParseError(f"file is {size / 1e6:.1f} MB, over the ingest.max_file_mb limit")
+    digest = hashlib.sha256(salt.encode())
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest(), size
+
+
+def _prepare(found: FoundFile, known: dict, key: str, chunker: Chunker, limit: int, salt: str) -> _Prepared | None:
+    try:
+        digest, size = _hash_file(found.path, limit, salt)
+    except ParseError as exc:
+        return _Prepared(found, "", 0, error=str(exc))
+    except OSError as exc:
+        return _Prepared(found, "", 0, error=f"cannot read: {exc.strerror or exc}")
+    record = known.get(found.source)
+    if record and record.hash == digest:
+        return None
+    prepared = _Prepared(found, digest, size)
+    if size == 0:
+        prepared.error = "empty file"
+        return prepared
+    try:
+        doc = parse_file(found.path, found.source)
+        prepared.chunks = chunker.chunk(doc, key)
+        prepared.title = doc.title
+        if not prepared.chunks:
+            prepared.error = "no text found"
+    except ParseError as exc:
+        prepared.error = str(exc)
+    except OSError as exc:
+        prepared.error = f"cannot read: {exc.strerror or exc}"
+    return prepared
+
+
+def _prefetch(items: Iterator[_Prepared | None], depth: int = 64) -> Iterator[_Prepared | None]:
+    """Parse in a background thread so the embedding model never waits for the parser."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def run() -> None:
+        try:
+            for item in items:
+                q.put(item)
+        except BaseException as exc:  # surfaced in the consumer
+            q.put(exc)
+        q.put(done)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while True:
+        item = q.get()
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def sync_store(catalog: Catalog, store: ChromaStore, model: str) -> tuple[int, int]:
+    """Make Chroma hold exactly the catalog's chunks; returns (added, removed)."""
+    want = catalog.chunk_ids()
+    have = store.ids()
+    missing = sorted(want - have)
+    extra = sorted(have - want)
+    if extra:
+        store.delete(extra)
+    for start in range(0, len(missing), 1000):
+        chunks = list(catalog.chunks(missing[start : start + 1000]))
+        vectors = catalog.vectors_for(model, chunks)
+        store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], [c.metadata for c in chunks])
+    return len(missing), len(extra)
+
+
+def ingest_folder(
+    settings: Settings,
+    folder: Path,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    walk = walk_folder(folder)
+    if not walk.files:
+        raise InputError(f"folder {folder} has no supported documents ({', '.join(sorted(_supported()))})")
+    key = folder_key(folder)
+    data_dir = settings.data_path
+    with IngestLock(data_dir):
+        catalog = Catalog(data_dir / "catalog.sqlite3")
+        try:
+            if rebuild and not dry_run:
+                ChromaStore.drop(settings)
+                catalog.clear()
+            known = catalog.files(key)
+            seen = {f.source for f in walk.files}
+            removed = tuple(sorted(set(known) - seen))
+            if dry_run:
+                return _dry_run(walk, known, removed, key, settings, embedder, started)
+            store = ChromaStore(settings, embedder.info, create=True)
+            if catalog.get_meta("dirty") == "1" or rebuild:
+                sync_store(catalog, store, embedder.info.name)
+            catalog.set_meta("dirty", "1")
+            report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)
+            catalog.set_meta("dirty", "0")
+            return report
+        finally:
+            catalog.close()
+
+
+def _supported() -> set[str]:
+    from ingest.parse import SUPPORTED
+
+    return SUPPORTED
+
+
+def _salt(settings: Settings, embedder: Embedder) -> str:
+    c = settings.chunk
+    return f"{PIPELINE_VERSION}:{c.max_tokens}:{c.target_tokens}:{c.overlap_tokens}:{embedder.info.name}\x00"
+
+
+def _dry_run(walk, known, removed, key, settings, embedder, started) -> IngestReport:
+    added, updated, failed, unchanged = [], [], [], 0
+    salt = _salt(settings, embedder)
+    limit = int(settings.ingest.max_file_mb * 1e6)
+    for found in walk.files:
+        try:
+            digest, _ = _hash_file(found.path, limit, salt)
+        except (ParseError, OSError) as exc:
+            failed.append((found.source, str(exc)))
+            continue
+        record = known.get(found.source)
+        if record is None:
+            added.append(found.source)
+        elif record.hash != digest:
+            updated.append(found.source)
+        else:
+            unchanged += 1
+    return IngestReport(key, len(walk.files), tuple(added), tuple(updated), unchanged, removed, tuple(failed),
+                        walk.skipped, 0, sum(r.chunks for r in known.values()), 0,
+                        time.perf_counter() - started, dry_run=True)
+
+
+def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started) -> IngestReport:
+    chunker = Chunker(settings.chunk, embedder.count_tokens, embedder.max_tokens)
+    limit = int(settings.ingest.max_file_mb * 1e6)
+    model = embedder.info.name
+    added: list[str] = []
+    updated: list[str] = []
+    failed: list[tuple[str, str]] = []
+    unchanged = 0
+    written = 0
+    embedded = 0
+    done_files = 0
+    pending: list[_Prepared] = []
+
+    def flush() -> None:
+        nonlocal written, embedded
+        if not pending:
+            return
+        all_chunks = [c for p in pending for c in p.chunks]
+        cache = catalog.cached_vectors(model, [c.content_hash for c in all_chunks])
+        todo = {c.content_hash: c.text for c in all_chunks if c.content_hash not in cache}
+        fresh: dict[str, np.ndarray] = {}
+        if todo:
+            vectors = embedder.embed(list(todo.values()))
+            fresh = dict(zip(todo.keys(), vectors))
+            embedded += len(todo)
+        vectors_by_hash = {**cache, **fresh}
+        old_ids = {p.found.source: catalog.file_chunk_ids(key, p.found.source) for p in pending}
+        catalog.commit_files(
+            key, model, [(p.found.source, p.digest, p.size, p.chunks, p.title) for p in pending], fresh
+        )
+        stale = set().union(*old_ids.values()) - {c.id for c in all_chunks}
+        if stale:
+            store.delete(sorted(stale))
+        store.upsert(
+            [c.id for c in all_chunks],
+            np.stack([vectors_by_hash[c.content_hash] for c in all_chunks]),
+            [c.text for c in all_chunks],
+            [chunk_metadata(c, key, p.title) for p in pending for c in p.chunks],
+        )
+        written += len(all_chunks)
+        pending.clear()
+
+    salt = _salt(settings, embedder)
+    items = (_prepare(f, known, key, chunker, limit, salt) for f in walk.files)
+    for prepared in _prefetch(items):
+        done_files += 1
+        if prepared is None:
+            unchanged += 1
+        elif prepared.error:
+            failed.append((prepared.found.source, prepared.error))
+        else:
+            (updated if prepared.found.source in known else added).append(prepared.found.source)
+            pending.append(prepared)
+            if sum(len(p.chunks) for p in pending) >= BATCH_CHUNKS:
+                flush()
+        if progress:
+            progress("file", done_files, written + sum(len(p.chunks) for p in pending))
+    flush()
+    if removed:
+        stale = set().union(*(catalog.file_chunk_ids(key, p) for p in removed))
+        catalog.remove_files(key, removed)
+        store.delete(sorted(stale))
+    seconds = time.perf_counter() - started
+    total = sum(r.chunks for r in catalog.files(key).values())
+    report = IngestReport(key, len(walk.files), tuple(added), tuple(updated), unchanged, removed, tuple(failed),
+                          walk.skipped, written, total, embedded, seconds)
+    catalog.record_run(key, report.as_json(), failed)
+    return report

@@ -1,0 +1,64 @@
+"""Find the files of a documentation folder: sorted, hidden files and `.ragignore` matches left out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from ingest.parse import SUPPORTED
+from rag.errors import InputError
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path
+    source: str  # relative to the folder, forward slashes
+
+
+@dataclass(frozen=True)
+class Walk:
+    files: tuple[FoundFile, ...]
+    skipped: tuple[tuple[str, str], ...]  # (source, reason): unsupported types and unreadable entries
+
+
+def _ignore_spec(folder: Path) -> pathspec.PathSpec | None:
+    ignore = folder / ".ragignore"
+    if not ignore.is_file():
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", ignore.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+def walk_folder(folder: Path) -> Walk:
+    if not folder.exists():
+        raise InputError(f"folder {folder} does not exist; pass the documentation folder to ingest")
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder; pass the documentation folder to ingest")
+    spec = _ignore_spec(folder)
+    files: list[FoundFile] = []
+    skipped: list[tuple[str, str]] = []
+
+    def on_error(err: OSError) -> None:
+        skipped.append((os.path.relpath(err.filename or str(folder), folder), f"cannot read folder: {err.strerror}"))
+
+    # followlinks=False: a symlinked folder is never descended into, so a symlink loop cannot trap the walk.
+    for root, dirs, names in os.walk(folder, onerror=on_error, followlinks=False):
+        rel_root = os.path.relpath(root, folder)
+        rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not (spec and spec.match_file(f"{rel_root}{d}/"))
+        )
+        for name in sorted(names):
+            if name.startswith("."):
+                continue
+            source = f"{rel_root}{name}"
+            if spec and spec.match_file(source):
+                continue
+            path = Path(root) / name
+            if Path(name).suffix.lower() not in SUPPORTED:
+                skipped.append((source, f"unsupported file type {Path(name).suffix or '(none)'}"))
+                continue
+            files.append(FoundFile(path, source))
+    return Walk(tuple(files), tuple(skipped))

@@ -1,0 +1,175 @@
+"""`rag ask`: retrieve, then answer in one of three modes, or extractively when no chat model is set."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import ConfigError
+from rag.generate import ChatModel, OpenAIChat
+from rag.prompt import few_shot_messages, plain_messages, rag_messages
+from rag.retrieve import Hit, Retriever
+from rag.settings import Settings
+
+MODES = ("rag", "few-shot", "plain")
+NO_ANSWER = "The knowledge base has nothing on this question."
+EXTRACTIVE_LABEL = "Extractive answer (no chat model is configured; quoted from the knowledge base):"
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    mode: str
+    model: str  # the chat model's name, or "extractive", or "none" when abstaining
+    sources: tuple[Hit, ...]
+    abstained: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "mode": self.mode,
+            "model": self.model,
+            "abstained": self.abstained,
+            "sources": [
+                {"n": n, "source": h.source, "headings": h.headings, "page": h.page, "score": round(h.score, 4),
+                 "kind": h.kind}
+                for n, h in enumerate(self.sources, 1)
+            ],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def registry_path(settings: Settings) -> Path:
+    return settings.data_path / "models.json"
+
+
+def registered_finetuned(settings: Settings) -> str:
+    path = registry_path(settings)
+    if not path.exists():
+        return ""
+    try:
+        return str(json.loads(path.read_text()).get("finetuned", ""))
+    except (OSError, json.JSONDecodeError):
+        return ""
+
+
+def resolve_model(settings: Settings, choice: str) -> str:
+    """`base`, `finetuned`, or a model id given as is. Empty string: no chat model configured."""
+    if choice == "base":
+        return settings.chat.base
+    if choice == "finetuned":
+        model = settings.chat.finetuned or registered_finetuned(settings)
+        if not model:
+            raise ConfigError(
+                "no fine-tuned model is registered; make one with `rag export-finetune train.jsonl` then "
+                "`rag finetune start train.jsonl`, or set chat.finetuned (RAG_CHAT_FINETUNED) to a model id"
+            )
+        return model
+    return choice
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = set("a an and are as at be by can do does for from how i if in is it my of on or the to what when where "
+            "which who why with you your me this that there".split())
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def extractive_answer(question: str, hits: list[Hit], max_sentences: int = 4) -> str:
+    """Quote the retrieved Q&A answers and the passage sentences that share most words with the question."""
+    wanted = _terms(question)
+    lines = [EXTRACTIVE_LABEL, ""]
+    for n, hit in enumerate(hits, 1):
+        if hit.kind == "qa":
+            lines.append(f"[{n}] {hit.answer.strip()}")
+            continue
+        body = hit.text.split("\n\n", 1)[1] if "\n\n" in hit.text and hit.headings else hit.text
+        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", body) if len(s.strip()) > 2]
+        ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & _terms(sentences[i])), i))
+        keep = sorted(ranked[:max_sentences])
+        if keep:
+            lines.append(f"[{n}] " + " ".join(sentences[i] for i in keep))
+    return "\n\n".join([lines[0]] + lines[2:])
+
+
+def ask(
+    question: str,
+    settings: Settings,
+    retriever: Retriever | None,
+    *,
+    mode: str = "rag",
+    model_choice: str = "base",
+    k: int | None = None,
+    on_token: Callable[[str], None] | None = None,
+    chat_factory: Callable[[str], ChatModel] | None = None,
+) -> Answer:
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    question = question.strip()
+    if not question:
+        raise ConfigError("the question is empty")
+    k = k or settings.retrieve.k
+    model_name = resolve_model(settings, model_choice)
+    make_chat = chat_factory or (lambda name: OpenAIChat(settings.chat, name))
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def generate(messages) -> str:
+        chat = make_chat(model_name)
+        t0 = time.perf_counter()
+        parts = []
+        for token in chat.stream(messages):
+            parts.append(token)
+            if on_token:
+                on_token(token)
+        timings["generate_s"] = time.perf_counter() - t0
+        return "".join(parts)
+
+    if mode == "plain":
+        if not model_name:
+            raise ConfigError(_needs_model(mode))
+        text = generate(plain_messages(question))
+        return Answer(question, text, mode, model_name, (), timings={**timings, "total_s": time.perf_counter() - started})
+
+    assert retriever is not None
+    t0 = time.perf_counter()
+    if mode == "few-shot":
+        if not model_name:
+            raise ConfigError(_needs_model(mode))
+        examples = retriever.search(question, settings.retrieve.few_shot_examples, kind="qa")
+        timings["retrieve_s"] = time.perf_counter() - t0
+        # Most similar example last: nearest to the question, where it helps the model most.
+        text = generate(few_shot_messages(question, list(reversed(examples))))
+        return Answer(question, text, mode, model_name, tuple(examples),
+                      timings={**timings, "total_s": time.perf_counter() - started})
+
+    hits = retriever.search(question, k)
+    timings["retrieve_s"] = time.perf_counter() - t0
+    if not hits or hits[0].score < settings.retrieve.min_score:
+        if on_token:
+            on_token(NO_ANSWER)
+        return Answer(question, NO_ANSWER, mode, "none", (), abstained=True,
+                      timings={**timings, "total_s": time.perf_counter() - started})
+    hits = [h for h in hits if h.score >= settings.retrieve.min_score]
+    if not model_name:
+        text = extractive_answer(question, hits)
+        if on_token:
+            on_token(text)
+        return Answer(question, text, mode, "extractive", tuple(hits),
+                      timings={**timings, "total_s": time.perf_counter() - started})
+    text = generate(rag_messages(question, hits))
+    return Answer(question, text, mode, model_name, tuple(hits), timings={**timings, "total_s": time.perf_counter() - started})
+
+
+def _needs_model(mode: str) -> str:
+    return (f"{mode} mode needs a chat model; set chat.base (RAG_CHAT_BASE), e.g. with --config configs/openai.toml "
+            "or configs/ollama.toml")

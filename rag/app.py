@@ -1,0 +1,22 @@
+"""Wiring: build the embedder, store and retriever that settings name (used by the CLI and benchmarks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.embed import Embedder, make_embedder
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import ChromaStore
+
+
+def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    embedder = embedder or make_embedder(settings.embedder)
+    store = ChromaStore(settings, embedder.info, create=False)
+    return Retriever(embedder, store)
+
+
+def ingest(settings: Settings, folder: Path, embedder: Embedder | None = None, **kwargs):
+    from ingest.pipeline import ingest_folder
+
+    return ingest_folder(settings, folder, embedder or make_embedder(settings.embedder), **kwargs)

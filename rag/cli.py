@@ -1,0 +1,257 @@
+"""The `rag` command: parses flags, builds settings once, calls the library, prints results.
+
+Every library error becomes one line on stderr and a non-zero exit code; no tracebacks unless RAG_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+
+EXIT_PARTIAL = 5  # ingest finished, but some files failed (listed)
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="settings file (TOML); default: $RAG_CONFIG, else built-in defaults")
+    common.add_argument("--data-dir", help="data directory (default: $RAG_DATA_DIR, else ./.rag)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="rag", description="Answer questions from your own support documentation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="ingest a documentation folder")
+    p.add_argument("folder", nargs="?", default="knowledge_base")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and start over")
+    p.add_argument("--dry-run", action="store_true", help="list what would change; touch nothing")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+    p = sub.add_parser("search", parents=[common], help="show the chunks that best match a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question")
+    p.add_argument("question")
+    p.add_argument("--model", default="base", help="base | finetuned | a model id")
+    p.add_argument("--mode", default="rag", choices=["rag", "few-shot", "plain"])
+    p.add_argument("-k", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("status", parents=[common], help="what the index holds")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("config", parents=[common], help="print the effective settings (secrets masked)")
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("setup", parents=[common], help="build the offline model files (run by `make install`)")
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from rag.settings import load_settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "k", None) is not None:
+        overrides["retrieve"] = {"k": args.k}
+    return load_settings(args.config, overrides=overrides)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def cmd_ingest(args, settings) -> int:
+    from rag.app import ingest
+
+    folder = Path(args.folder)
+    show = not (args.quiet or args.json)
+    progress = None
+    if show and sys.stderr.isatty():
+        def progress(event: str, files: int, chunks: int) -> None:
+            print(f"\r  {files} files, {chunks} chunks", end="", file=sys.stderr, flush=True)
+    report = ingest(settings, folder, rebuild=args.rebuild, dry_run=args.dry_run, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    if args.json:
+        _print_json(report.as_json())
+    elif not args.quiet:
+        _print_ingest_report(report)
+    return EXIT_PARTIAL if report.failed else 0
+
+
+def _print_ingest_report(report) -> None:
+    title = "Dry run (nothing written)" if report.dry_run else "Ingested"
+    print(f"{title}: {report.folder}")
+    rows = [("added", len(report.added)), ("updated", len(report.updated)), ("unchanged", report.unchanged),
+            ("removed", len(report.removed)), ("failed", len(report.failed)), ("skipped", len(report.skipped))]
+    print("  " + "  ".join(f"{name} {n}" for name, n in rows))
+    if report.dry_run:
+        for label, paths in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
+            for path in paths:
+                print(f"  would {label}: {path}")
+    else:
+        print(f"  chunks written {report.chunks} (embedded {report.embedded}), in index {report.total_chunks}, "
+              f"{report.seconds:.1f} s")
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}")
+    for path, reason in report.skipped:
+        print(f"  skipped: {path}: {reason}")
+
+
+def cmd_search(args, settings) -> int:
+    from rag.app import open_retriever
+
+    hits = open_retriever(settings).search(args.query, settings.retrieve.k)
+    if args.json:
+        _print_json([h.as_json() for h in hits])
+        return 0
+    for n, hit in enumerate(hits, 1):
+        print(f"[{n}] {hit.score:.3f}  {hit.label}")
+        snippet = " ".join(hit.text.split())
+        print(f"    {snippet[:240]}{'...' if len(snippet) > 240 else ''}")
+    return 0
+
+
+def cmd_ask(args, settings) -> int:
+    from rag.answer import ask
+    from rag.app import open_retriever
+
+    retriever = None if args.mode == "plain" else open_retriever(settings)
+    streaming = not args.json
+
+    def on_token(token: str) -> None:
+        print(token, end="", flush=True)
+
+    answer = ask(args.question, settings, retriever, mode=args.mode, model_choice=args.model,
+                 on_token=on_token if streaming else None)
+    if args.json:
+        data = answer.as_json()
+        data["sources"] = [{**s, "label": h.label} for s, h in zip(data["sources"], answer.sources)]
+        _print_json(data)
+        return 0
+    print()
+    if answer.sources:
+        print("\nSources:" if args.mode == "rag" else "\nExamples used:")
+        for n, hit in enumerate(answer.sources, 1):
+            print(f"  [{n}] {hit.label}")
+    return 0
+
+
+def cmd_status(args, settings) -> int:
+    from ingest.catalog import Catalog
+
+    path = settings.data_path / "catalog.sqlite3"
+    if not path.exists():
+        from rag.errors import IndexMissingError
+
+        raise IndexMissingError(f"nothing has been ingested into {settings.data_path}; run `rag ingest FOLDER` first")
+    catalog = Catalog(path)
+    try:
+        status = catalog.status()
+    finally:
+        catalog.close()
+    status["collection"] = settings.store.collection
+    status["embedder"] = _embedder_name(settings)
+    status["data_dir"] = str(settings.data_path)
+    if args.json:
+        _print_json(status)
+        return 0
+    print(f"collection {status['collection']} ({status['embedder']}), data in {status['data_dir']}")
+    print(f"{status['documents']} documents, {status['chunks']} chunks")
+    import datetime as dt
+
+    for f in status["folders"]:
+        when = dt.datetime.fromtimestamp(f["last_ingest"]).isoformat(timespec="seconds")
+        print(f"  {f['folder']}: {f['documents']} documents, {f['chunks']} chunks, last ingest {when}")
+        for fail in f["failed"]:
+            print(f"    failed last time: {fail['path']}: {fail['reason']}")
+    return 0
+
+
+def _embedder_name(settings) -> str:
+    e = settings.embedder
+    return f"local:all-MiniLM-L6-v2{'' if e.variant == 'fp32' else '-' + e.variant}" if e.provider == "local" else f"openai:{e.model}"
+
+
+def cmd_config(args, settings) -> int:
+    from rag.answer import registered_finetuned
+    from rag.settings import as_dict
+
+    data = as_dict(settings)
+    data["chat"]["finetuned_registered"] = registered_finetuned(settings)
+    secrets = {
+        settings.chat.api_key_env: bool(os.environ.get(settings.chat.api_key_env)),
+        settings.embedder.api_key_env: bool(os.environ.get(settings.embedder.api_key_env)),
+        settings.store.auth_token_env: bool(os.environ.get(settings.store.auth_token_env)),
+    }
+    data["secrets"] = {name: ("set (hidden)" if present else "not set") for name, present in secrets.items()}
+    if args.json:
+        _print_json(data)
+        return 0
+    for section, values in data.items():
+        if isinstance(values, dict):
+            print(f"[{section}]")
+            for key, value in values.items():
+                print(f"{key} = {json.dumps(value)}")
+            print()
+        else:
+            print(f"{section} = {json.dumps(values)}\n")
+    return 0
+
+
+def cmd_setup(args, settings) -> int:
+    from rag import minilm, tokens
+
+    path = minilm.build(Path(settings.embedder.model_dir) if settings.embedder.model_dir else None)
+    for variant in minilm.VARIANTS:
+        minilm.locate(variant, path.parent)
+    print(f"embedding model ready in {path}")
+    print(f"tiktoken encodings ready in {tokens.install_encodings()}")
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "status": cmd_status,
+    "config": cmd_config,
+    "setup": cmd_setup,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        return COMMANDS[args.command](args, settings)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug or an unexpected library failure: one line, details on request
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]} (set RAG_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

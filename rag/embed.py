@@ -1,0 +1,149 @@
+"""Embedders: the local all-MiniLM-L6-v2 (default, offline) and OpenAI-compatible embeddings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from rag.errors import ConfigError
+from rag.settings import EmbedderSettings
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """What filled a collection; a collection refuses vectors from anything else."""
+
+    name: str
+    dimension: int
+
+
+class Embedder(Protocol):
+    info: EmbedderInfo
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Length of `text` in the model's own tokens (what its input limit is measured in)."""
+        ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 on onnxruntime from local files: mean pooling, L2 normalisation."""
+
+    def __init__(self, variant: str = "fp32", model_root: Path | None = None, threads: int = 0, batch_size: int = 32):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from rag import minilm
+
+        files = minilm.locate(variant, model_root)
+        self._tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        self._tokenizer.enable_truncation(max_length=minilm.MAX_TOKENS)
+        self._tokenizer.no_padding()
+        self._counter = Tokenizer.from_file(str(files.tokenizer))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(files.model), options, providers=["CPUExecutionProvider"])
+        self._batch_size = batch_size
+        suffix = "" if variant == "fp32" else f"-{variant}"
+        self.info = EmbedderInfo(f"local:{minilm.MODEL_NAME}{suffix}", minilm.DIMENSION)
+        self._max_tokens = minilm.MAX_TOKENS
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        # Untruncated, special tokens ([CLS], [SEP]) included: they count against the limit too.
+        return len(self._counter.encode(text).ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Sort by length so each batch pads to a similar length: padding is wasted compute.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.info.dimension), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+class OpenAIEmbedder:
+    """Embeddings from OpenAI or any OpenAI-compatible /v1/embeddings endpoint."""
+
+    def __init__(self, settings: EmbedderSettings, client_factory):
+        self._client = client_factory(settings.base_url, settings.api_key_env)
+        self._model = settings.model
+        self._batch_size = settings.batch_size
+        self.info = EmbedderInfo(f"openai:{settings.model}", settings.dimension)
+        self._max_tokens = settings.max_tokens
+        self._encoding = None
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        from rag.tokens import count_openai_tokens
+
+        return count_openai_tokens(text, self._model)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from rag.generate import call_api
+
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            response = call_api(
+                lambda: self._client.embeddings.create(model=self._model, input=batch, encoding_format="float"),
+                what=f"embedding model {self._model!r}",
+            )
+            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        if vectors.shape[1] != self.info.dimension:
+            raise ConfigError(
+                f"embedding model {self._model!r} returned {vectors.shape[1]} dimensions but settings say "
+                f"{self.info.dimension}; set embedder.dimension = {vectors.shape[1]}"
+            )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.clip(norms, 1e-12, None)
+
+
+def make_embedder(settings: EmbedderSettings) -> Embedder:
+    """Choose the embedder named in settings."""
+    if settings.provider == "local":
+        root = Path(settings.model_dir) if settings.model_dir else None
+        return MiniLMEmbedder(settings.variant, root, settings.threads, settings.batch_size)
+    if settings.provider == "openai":
+        from rag.generate import make_client
+
+        return OpenAIEmbedder(settings, make_client)
+    raise ConfigError(f"unknown embedder provider {settings.provider!r}; use 'local' or 'openai'")

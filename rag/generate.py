@@ -1,0 +1,102 @@
+"""Chat models through the `openai` SDK (OpenAI or any OpenAI-compatible server), and the error mapping."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator, Protocol, TypeVar
+
+from rag.errors import ConfigError, ModelError
+from rag.prompt import Message
+from rag.settings import ChatSettings
+
+T = TypeVar("T")
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        """Yield the answer's text as it arrives."""
+        ...
+
+
+def resolve_base_url(configured: str) -> str:
+    return (configured or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+
+
+def make_client(base_url: str, api_key_env: str, timeout: float = 60.0, max_retries: int = 2):
+    from openai import OpenAI
+
+    url = resolve_base_url(base_url)
+    key = os.environ.get(api_key_env, "")
+    if not key:
+        if url == OPENAI_URL:
+            raise ConfigError(f"no API key: set {api_key_env} in the environment (the key is never read from files)")
+        key = "unused"  # local servers (Ollama, vLLM, llama.cpp) ignore it, but the SDK requires one
+    return OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=max_retries)
+
+
+def call_api(fn: Callable[[], T], what: str) -> T:
+    """Run one SDK call; turn SDK errors into ModelError with a message that says what to do."""
+    import openai
+
+    try:
+        return fn()
+    except openai.AuthenticationError:
+        # The server's own text can echo part of the key: never repeat it.
+        raise ModelError(f"{what}: the server rejected the API key (401); check the key in the environment") from None
+    except openai.PermissionDeniedError:
+        raise ModelError(f"{what}: permission denied (403); the key cannot use this model") from None
+    except openai.NotFoundError:
+        raise ModelError(f"{what}: not found (404); check the model name and the server's base URL") from None
+    except openai.RateLimitError:
+        raise ModelError(f"{what}: rate limited (429) even after retries; wait a minute and try again") from None
+    except openai.APITimeoutError:
+        raise ModelError(f"{what}: the request timed out; try again or raise chat.timeout_s") from None
+    except openai.APIConnectionError:
+        raise ModelError(f"{what}: cannot reach the server; check that it is running and the base URL") from None
+    except openai.BadRequestError as exc:
+        raise ModelError(f"{what}: the server refused the request (400): {_short(exc)}") from None
+    except openai.APIStatusError as exc:
+        raise ModelError(f"{what}: the server answered {exc.status_code}: {_short(exc)}") from None
+
+
+def _short(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body["error"] if isinstance(body.get("error"), dict) else body
+        if error.get("message"):
+            return str(error["message"])[:200]
+    return str(getattr(exc, "message", "") or type(exc).__name__)[:200]
+
+
+class OpenAIChat:
+    def __init__(self, settings: ChatSettings, model: str):
+        self.name = model
+        self._settings = settings
+        self._client = make_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        what = f"chat model {self.name!r}"
+        response = call_api(
+            lambda: self._client.chat.completions.create(
+                model=self.name,
+                messages=[m.as_dict() for m in messages],
+                temperature=self._settings.temperature,
+                max_tokens=self._settings.max_tokens,
+                stream=True,
+            ),
+            what,
+        )
+        iterator = iter(response)
+        while True:
+            chunk = call_api(lambda: next(iterator, None), what)
+            if chunk is None:
+                return
+            for choice in chunk.choices:
+                if choice.delta and choice.delta.content:
+                    yield choice.delta.content
+
+    def complete(self, messages: list[Message]) -> str:
+        return "".join(self.stream(messages))

@@ -1,0 +1,46 @@
+"""Prompts: templates kept as package data (rag/prompts/*.txt), filled with typed inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from rag.retrieve import Hit
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> str:
+    return resources.files("rag.prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+def format_passages(hits: list[Hit]) -> str:
+    return "\n\n".join(
+        template("passage").format(n=n, source=hit.label, text=hit.text) for n, hit in enumerate(hits, 1)
+    )
+
+
+def rag_messages(question: str, hits: list[Hit]) -> list[Message]:
+    """The grounded prompt; `rag export-finetune --with-context` builds training lines with this same function."""
+    user = template("rag_user").format(passages=format_passages(hits), question=question)
+    return [Message("system", template("rag_system")), Message("user", user)]
+
+
+def few_shot_messages(question: str, examples: list[Hit]) -> list[Message]:
+    messages = [Message("system", template("few_shot_system"))]
+    for hit in examples:
+        messages += [Message("user", hit.question), Message("assistant", hit.answer)]
+    return messages + [Message("user", question)]
+
+
+def plain_messages(question: str) -> list[Message]:
+    return [Message("system", template("plain_system")), Message("user", question)]

@@ -1,0 +1,186 @@
+"""One settings object: built-in defaults, then a TOML file, then RAG_* environment variables, then flags.
+
+Secrets are never settings: settings name the environment variable that holds a key (`api_key_env`), and
+the key is read only where a client is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    provider: str = "local"  # local | openai
+    variant: str = "fp32"  # local model: fp32 | int8 (per-channel quantised, faster)
+    model: str = "text-embedding-3-small"  # openai provider only
+    dimension: int = 1536  # openai provider only
+    max_tokens: int = 8191  # openai provider only
+    base_url: str = ""  # empty: OPENAI_BASE_URL, else api.openai.com
+    api_key_env: str = "OPENAI_API_KEY"
+    batch_size: int = 32
+    threads: int = 0  # 0: one per core
+    model_dir: str = ""  # empty: <venv>/share/rag/models
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    mode: str = "persistent"  # persistent (in data_dir) | http (a `chroma run` server)
+    collection: str = "rag"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ssl: bool = False
+    auth_header: str = "Authorization"
+    auth_token_env: str = "CHROMA_AUTH_TOKEN"  # sent as "Bearer <token>" when set
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int = 256  # hard ceiling incl. heading context; never above the embedder's limit
+    target_tokens: int = 200
+    overlap_tokens: int = 32
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_file_mb: float = 50.0
+
+
+@dataclass(frozen=True)
+class RetrieveSettings:
+    k: int = 5
+    min_score: float = 0.35  # best hit below this: the knowledge base has nothing on the question
+    few_shot_examples: int = 3
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    base: str = ""  # empty: no chat model, answers are extractive
+    finetuned: str = ""  # set by `rag finetune`, or by hand
+    base_url: str = ""  # empty: OPENAI_BASE_URL, else api.openai.com
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.2
+    max_tokens: int = 700
+    timeout_s: float = 60.0
+    max_retries: int = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = ".rag"
+    embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+
+_SECTIONS = {f.name: f.type for f in fields(Settings) if f.name != "data_dir"}
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    kind = {"str": str, "int": int, "float": float, "bool": bool}.get(kind, kind) if isinstance(kind, str) else kind
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    try:
+        if kind is int and isinstance(value, float):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
+
+
+def _section_class(name: str) -> type:
+    hints = typing.get_type_hints(Settings)
+    return hints[name]
+
+
+def _apply(settings: Settings, data: Mapping[str, Any], where: str) -> Settings:
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "data_dir":
+            changes["data_dir"] = _coerce(value, str, f"{where}: data_dir")
+            continue
+        if key not in _SECTIONS or not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: unknown setting {key!r}; known: data_dir, {', '.join(_SECTIONS)}")
+        section = getattr(settings, key)
+        cls = _section_class(key)
+        hints = typing.get_type_hints(cls)
+        sub: dict[str, Any] = {}
+        for name, raw in value.items():
+            if name not in hints:
+                raise ConfigError(f"{where}: unknown setting {key}.{name}; known: {', '.join(hints)}")
+            sub[name] = _coerce(raw, hints[name], f"{where}: {key}.{name}")
+        changes[key] = replace(section, **sub)
+    return replace(settings, **changes)
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """RAG_DATA_DIR, RAG_<SECTION>_<NAME> (e.g. RAG_CHAT_BASE, RAG_STORE_PORT)."""
+    out: dict[str, Any] = {}
+    if "RAG_DATA_DIR" in environ:
+        out["data_dir"] = environ["RAG_DATA_DIR"]
+    for section in _SECTIONS:
+        for f in fields(_section_class(section)):
+            name = f"RAG_{section}_{f.name}".upper()
+            if name in environ:
+                out.setdefault(section, {})[f.name] = environ[name]
+    return out
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults < config file (flag, else RAG_CONFIG) < RAG_* environment < flag overrides."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    path = config_file or environ.get("RAG_CONFIG")
+    if path:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {file} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        settings = _apply(settings, data, str(file))
+    settings = _apply(settings, env_overrides(environ), "environment")
+    if overrides:
+        settings = _apply(settings, overrides, "command line")
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if settings.store.mode not in {"persistent", "http"}:
+        raise ConfigError(f"store.mode must be 'persistent' or 'http', not {settings.store.mode!r}")
+    if settings.chunk.overlap_tokens >= settings.chunk.target_tokens:
+        raise ConfigError("chunk.overlap_tokens must be smaller than chunk.target_tokens")
+    if settings.retrieve.k < 1:
+        raise ConfigError("retrieve.k must be at least 1")
+
+
+def as_dict(settings: Settings) -> dict[str, Any]:
+    return dataclasses.asdict(settings)

@@ -1,0 +1,145 @@
+"""Vector store: Chroma, embedded (PersistentClient in the data directory) or a server (HttpClient)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from rag.embed import EmbedderInfo
+from rag.errors import EmbedderMismatchError, IndexMissingError, StoreError
+from rag.settings import Settings, StoreSettings
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float  # cosine similarity, 1 is identical
+
+
+class VectorStore(Protocol):
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]) -> None: ...
+
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[StoredChunk]: ...
+
+    def ids(self) -> set[str]: ...
+
+    def count(self) -> int: ...
+
+
+def _client(settings: StoreSettings, data_dir: Path):
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    try:
+        if settings.mode == "http":
+            headers = {}
+            token = os.environ.get(settings.auth_token_env, "")
+            if token:
+                headers[settings.auth_header] = token if settings.auth_header != "Authorization" else f"Bearer {token}"
+            client = chromadb.HttpClient(
+                host=settings.host, port=settings.port, ssl=settings.ssl, headers=headers, settings=chroma_settings
+            )
+            client.heartbeat()
+            return client
+        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
+    except Exception as exc:
+        where = f"{settings.host}:{settings.port}" if settings.mode == "http" else str(data_dir / "chroma")
+        raise StoreError(
+            f"cannot open the Chroma store at {where} ({type(exc).__name__}); "
+            + ("is `chroma run` running there?" if settings.mode == "http" else "check the data directory")
+        ) from None
+
+
+class ChromaStore:
+    """One Chroma collection that remembers which embedder filled it."""
+
+    def __init__(self, settings: Settings, embedder: EmbedderInfo, create: bool):
+        self._client = _client(settings.store, settings.data_path)
+        self._name = settings.store.collection
+        self.embedder = embedder
+        try:
+            if create:
+                self._collection = self._client.get_or_create_collection(
+                    self._name,
+                    metadata={"embedder": embedder.name, "dimension": embedder.dimension},
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            else:
+                self._collection = self._client.get_collection(self._name, embedding_function=None)
+        except Exception as exc:
+            if not create and type(exc).__name__ in {"NotFoundError", "ValueError", "InvalidCollectionException"}:
+                raise IndexMissingError("nothing has been ingested yet; run `rag ingest FOLDER` first") from None
+            raise StoreError(f"Chroma collection {self._name!r}: {exc}") from None
+        meta = self._collection.metadata or {}
+        if meta.get("embedder") != embedder.name or int(meta.get("dimension", -1)) != embedder.dimension:
+            raise EmbedderMismatchError(
+                f"the index was built with embedder {meta.get('embedder')} ({meta.get('dimension')} dims) but the "
+                f"settings use {embedder.name} ({embedder.dimension} dims); run `rag ingest FOLDER --rebuild` "
+                "to rebuild it with the current embedder, or switch the settings back"
+            )
+
+    @staticmethod
+    def drop(settings: Settings) -> None:
+        client = _client(settings.store, settings.data_path)
+        try:
+            client.delete_collection(settings.store.collection)
+        except Exception:  # absent already: nothing to drop
+            pass
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]) -> None:
+        # Chroma handles a few thousand rows per call well; callers batch below its max_batch_size.
+        limit = 2000
+        for start in range(0, len(ids), limit):
+            end = start + limit
+            self._collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                documents=list(texts[start:end]),
+                metadatas=list(metadatas[start:end]),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), 2000):
+            self._collection.delete(ids=ids[start : start + 2000])
+
+    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[StoredChunk]:
+        k = min(k, self.count())
+        if k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            StoredChunk(id_, text or "", dict(meta or {}), 1.0 - float(dist))
+            for id_, text, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+            )
+        ]
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        offset = 0
+        while True:
+            batch = self._collection.get(include=[], limit=5000, offset=offset)["ids"]
+            out.update(batch)
+            if len(batch) < 5000:
+                return out
+            offset += len(batch)
+
+    def count(self) -> int:
+        return self._collection.count()
