@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -105,7 +105,9 @@ class Catalog:
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(f"SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({marks})", (model, *part))
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({marks})", (model, *part)
+            )
             for h, blob in rows:
                 out[h] = np.frombuffer(blob, dtype=np.float32)
         return out
@@ -131,7 +133,15 @@ class Catalog:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO chunks(id, folder, path, idx, text, hash, meta) VALUES(?,?,?,?,?,?,?)",
                     [
-                        (c.id, folder, path, c.index, c.text, c.content_hash, json.dumps(chunk_metadata(c, folder, title)))
+                        (
+                            c.id,
+                            folder,
+                            path,
+                            c.index,
+                            c.text,
+                            c.content_hash,
+                            json.dumps(chunk_metadata(c, folder, title)),
+                        )
                         for c in chunks
                     ],
                 )
@@ -188,17 +198,27 @@ class Catalog:
     # -- reporting -------------------------------------------------------------------------------
     def status(self) -> dict:
         folders = []
-        for folder, last, summary in self._db.execute("SELECT folder, last_ingest, summary FROM folders ORDER BY folder"):
+        for folder, last, summary in self._db.execute(
+            "SELECT folder, last_ingest, summary FROM folders ORDER BY folder"
+        ):
             docs, chunks = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM files WHERE folder=?", (folder,)
             ).fetchone()
             failed = [
                 {"path": p, "reason": r}
-                for p, r in self._db.execute("SELECT path, reason FROM failures WHERE folder=? ORDER BY path", (folder,))
+                for p, r in self._db.execute(
+                    "SELECT path, reason FROM failures WHERE folder=? ORDER BY path", (folder,)
+                )
             ]
             folders.append(
-                {"folder": folder, "documents": docs, "chunks": chunks, "last_ingest": last,
-                 "last_summary": json.loads(summary), "failed": failed}
+                {
+                    "folder": folder,
+                    "documents": docs,
+                    "chunks": chunks,
+                    "last_ingest": last,
+                    "last_summary": json.loads(summary),
+                    "failed": failed,
+                }
             )
         documents = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]

@@ -94,9 +94,7 @@ def _partition(path: Path, suffix: str) -> list:
 
         return partition_html(text=read_text(path))
     if suffix in {".txt", ".text"}:
-        from unstructured.partition.text import partition_text
-
-        return partition_text(text=read_text(path))
+        return _text_elements(read_text(path))
     if suffix == ".rst":
         from docutils.core import publish_string
         from unstructured.partition.html import partition_html
@@ -111,6 +109,41 @@ def _partition(path: Path, suffix: str) -> list:
         with path.open("rb") as handle:
             return partition_docx(file=io.BytesIO(handle.read()))
     raise ParseError(f"unsupported file type {suffix}")
+
+
+def _text_elements(text: str) -> list:
+    """Plain text through unstructured, with the structure plain text implies made explicit: a short line
+    standing alone is a heading (the first one is the document title), and a question on its own line
+    starts a Q&A pair (unstructured would merge it with its answer)."""
+    import re
+
+    from unstructured.documents.elements import ElementMetadata, Title
+    from unstructured.partition.text import partition_text
+
+    blocks = [b.strip("\n") for b in re.split(r"\n\s*\n", text) if b.strip()]
+    spaced = []
+    for block in blocks:
+        first, _, rest = block.partition("\n")
+        spaced += [first, rest] if _is_question(first) and rest.strip() else [block]
+    elements = []
+    for n, block in enumerate(spaced):
+        line = block.strip()
+        heading = "\n" not in line and len(line) < 80 and not re.search(r"[.:;,?!]$", line) and n + 1 < len(spaced)
+        if heading:
+            depth = 0 if not elements else 1
+            elements.append(Title(line, metadata=ElementMetadata(category_depth=depth)))
+        else:
+            elements.extend(_demote(e) for e in partition_text(text=block))
+    return elements
+
+
+def _demote(element):
+    """unstructured guesses titles from capitalisation; in plain text only our own rule above makes headings."""
+    from unstructured.documents.elements import NarrativeText
+
+    if element.category == "Title" and element.metadata.category_depth is None:
+        return NarrativeText(element.text)
+    return element
 
 
 def _pdf_pages(path: Path) -> list[tuple[int, list]]:
@@ -145,7 +178,9 @@ def _pdf_pages(path: Path) -> list[tuple[int, list]]:
         elements: list = []
         for size, text in boxes:
             if size in heading_sizes and len(text) < 120:
-                elements.append(Title(" ".join(text.split()), metadata=ElementMetadata(category_depth=heading_sizes.index(size))))
+                elements.append(
+                    Title(" ".join(text.split()), metadata=ElementMetadata(category_depth=heading_sizes.index(size)))
+                )
             else:
                 # A text box is one paragraph: undo the line wrapping. Headings come from font size only,
                 # so unstructured's guess that a short line is a title is overridden here.

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -87,7 +86,7 @@ class IngestLock:
         self._path = data_dir / "ingest.lock"
         self._handle = None
 
-    def __enter__(self) -> "IngestLock":
+    def __enter__(self) -> IngestLock:
         self._handle = self._path.open("a+")
         try:
             fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -251,9 +250,21 @@ def _dry_run(walk, known, removed, key, settings, embedder, started) -> IngestRe
             updated.append(found.source)
         else:
             unchanged += 1
-    return IngestReport(key, len(walk.files), tuple(added), tuple(updated), unchanged, removed, tuple(failed),
-                        walk.skipped, 0, sum(r.chunks for r in known.values()), 0,
-                        time.perf_counter() - started, dry_run=True)
+    return IngestReport(
+        key,
+        len(walk.files),
+        tuple(added),
+        tuple(updated),
+        unchanged,
+        removed,
+        tuple(failed),
+        walk.skipped,
+        0,
+        sum(r.chunks for r in known.values()),
+        0,
+        time.perf_counter() - started,
+        dry_run=True,
+    )
 
 
 def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started) -> IngestReport:
@@ -279,7 +290,7 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         fresh: dict[str, np.ndarray] = {}
         if todo:
             vectors = embedder.embed(list(todo.values()))
-            fresh = dict(zip(todo.keys(), vectors))
+            fresh = dict(zip(todo.keys(), vectors, strict=False))
             embedded += len(todo)
         vectors_by_hash = {**cache, **fresh}
         old_ids = {p.found.source: catalog.file_chunk_ids(key, p.found.source) for p in pending}
@@ -320,7 +331,19 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         store.delete(sorted(stale))
     seconds = time.perf_counter() - started
     total = sum(r.chunks for r in catalog.files(key).values())
-    report = IngestReport(key, len(walk.files), tuple(added), tuple(updated), unchanged, removed, tuple(failed),
-                          walk.skipped, written, total, embedded, seconds)
+    report = IngestReport(
+        key,
+        len(walk.files),
+        tuple(added),
+        tuple(updated),
+        unchanged,
+        removed,
+        tuple(failed),
+        walk.skipped,
+        written,
+        total,
+        embedded,
+        seconds,
+    )
     catalog.record_run(key, report.as_json(), failed)
     return report

@@ -28,7 +28,9 @@ def _ignore_spec(folder: Path) -> pathspec.PathSpec | None:
     ignore = folder / ".ragignore"
     if not ignore.is_file():
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", ignore.read_text(encoding="utf-8", errors="replace").splitlines())
+    return pathspec.PathSpec.from_lines(
+        "gitwildmatch", ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    )
 
 
 def walk_folder(folder: Path) -> Walk:
@@ -47,9 +49,7 @@ def walk_folder(folder: Path) -> Walk:
     for root, dirs, names in os.walk(folder, onerror=on_error, followlinks=False):
         rel_root = os.path.relpath(root, folder)
         rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not (spec and spec.match_file(f"{rel_root}{d}/"))
-        )
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (spec and spec.match_file(f"{rel_root}{d}/")))
         for name in sorted(names):
             if name.startswith("."):
                 continue

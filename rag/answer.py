@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from rag.errors import ConfigError
 from rag.generate import ChatModel, OpenAIChat
@@ -38,8 +38,14 @@ class Answer:
             "model": self.model,
             "abstained": self.abstained,
             "sources": [
-                {"n": n, "source": h.source, "headings": h.headings, "page": h.page, "score": round(h.score, 4),
-                 "kind": h.kind}
+                {
+                    "n": n,
+                    "source": h.source,
+                    "headings": h.headings,
+                    "page": h.page,
+                    "score": round(h.score, 4),
+                    "kind": h.kind,
+                }
                 for n, h in enumerate(self.sources, 1)
             ],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -76,8 +82,10 @@ def resolve_model(settings: Settings, choice: str) -> str:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = set("a an and are as at be by can do does for from how i if in is it my of on or the to what when where "
-            "which who why with you your me this that there".split())
+_STOP = set(
+    "a an and are as at be by can do does for from how i if in is it my of on or the to what when where "
+    "which who why with you your me this that there".split()
+)
 
 
 def _terms(text: str) -> set[str]:
@@ -138,7 +146,9 @@ def ask(
         if not model_name:
             raise ConfigError(_needs_model(mode))
         text = generate(plain_messages(question))
-        return Answer(question, text, mode, model_name, (), timings={**timings, "total_s": time.perf_counter() - started})
+        return Answer(
+            question, text, mode, model_name, (), timings={**timings, "total_s": time.perf_counter() - started}
+        )
 
     assert retriever is not None
     t0 = time.perf_counter()
@@ -149,27 +159,50 @@ def ask(
         timings["retrieve_s"] = time.perf_counter() - t0
         # Most similar example last: nearest to the question, where it helps the model most.
         text = generate(few_shot_messages(question, list(reversed(examples))))
-        return Answer(question, text, mode, model_name, tuple(examples),
-                      timings={**timings, "total_s": time.perf_counter() - started})
+        return Answer(
+            question,
+            text,
+            mode,
+            model_name,
+            tuple(examples),
+            timings={**timings, "total_s": time.perf_counter() - started},
+        )
 
     hits = retriever.search(question, k)
     timings["retrieve_s"] = time.perf_counter() - t0
     if not hits or hits[0].score < settings.retrieve.min_score:
         if on_token:
             on_token(NO_ANSWER)
-        return Answer(question, NO_ANSWER, mode, "none", (), abstained=True,
-                      timings={**timings, "total_s": time.perf_counter() - started})
+        return Answer(
+            question,
+            NO_ANSWER,
+            mode,
+            "none",
+            (),
+            abstained=True,
+            timings={**timings, "total_s": time.perf_counter() - started},
+        )
     hits = [h for h in hits if h.score >= settings.retrieve.min_score]
     if not model_name:
         text = extractive_answer(question, hits)
         if on_token:
             on_token(text)
-        return Answer(question, text, mode, "extractive", tuple(hits),
-                      timings={**timings, "total_s": time.perf_counter() - started})
+        return Answer(
+            question,
+            text,
+            mode,
+            "extractive",
+            tuple(hits),
+            timings={**timings, "total_s": time.perf_counter() - started},
+        )
     text = generate(rag_messages(question, hits))
-    return Answer(question, text, mode, model_name, tuple(hits), timings={**timings, "total_s": time.perf_counter() - started})
+    return Answer(
+        question, text, mode, model_name, tuple(hits), timings={**timings, "total_s": time.perf_counter() - started}
+    )
 
 
 def _needs_model(mode: str) -> str:
-    return (f"{mode} mode needs a chat model; set chat.base (RAG_CHAT_BASE), e.g. with --config configs/openai.toml "
-            "or configs/ollama.toml")
+    return (
+        f"{mode} mode needs a chat model; set chat.base (RAG_CHAT_BASE), e.g. with --config configs/openai.toml "
+        "or configs/ollama.toml"
+    )

@@ -80,8 +80,10 @@ def cmd_ingest(args, settings) -> int:
     show = not (args.quiet or args.json)
     progress = None
     if show and sys.stderr.isatty():
+
         def progress(event: str, files: int, chunks: int) -> None:
             print(f"\r  {files} files, {chunks} chunks", end="", file=sys.stderr, flush=True)
+
     report = ingest(settings, folder, rebuild=args.rebuild, dry_run=args.dry_run, progress=progress)
     if progress:
         print(file=sys.stderr)
@@ -95,16 +97,24 @@ def cmd_ingest(args, settings) -> int:
 def _print_ingest_report(report) -> None:
     title = "Dry run (nothing written)" if report.dry_run else "Ingested"
     print(f"{title}: {report.folder}")
-    rows = [("added", len(report.added)), ("updated", len(report.updated)), ("unchanged", report.unchanged),
-            ("removed", len(report.removed)), ("failed", len(report.failed)), ("skipped", len(report.skipped))]
+    rows = [
+        ("added", len(report.added)),
+        ("updated", len(report.updated)),
+        ("unchanged", report.unchanged),
+        ("removed", len(report.removed)),
+        ("failed", len(report.failed)),
+        ("skipped", len(report.skipped)),
+    ]
     print("  " + "  ".join(f"{name} {n}" for name, n in rows))
     if report.dry_run:
         for label, paths in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
             for path in paths:
                 print(f"  would {label}: {path}")
     else:
-        print(f"  chunks written {report.chunks} (embedded {report.embedded}), in index {report.total_chunks}, "
-              f"{report.seconds:.1f} s")
+        print(
+            f"  chunks written {report.chunks} (embedded {report.embedded}), in index {report.total_chunks}, "
+            f"{report.seconds:.1f} s"
+        )
     for path, reason in report.failed:
         print(f"  failed: {path}: {reason}")
     for path, reason in report.skipped:
@@ -135,11 +145,17 @@ def cmd_ask(args, settings) -> int:
     def on_token(token: str) -> None:
         print(token, end="", flush=True)
 
-    answer = ask(args.question, settings, retriever, mode=args.mode, model_choice=args.model,
-                 on_token=on_token if streaming else None)
+    answer = ask(
+        args.question,
+        settings,
+        retriever,
+        mode=args.mode,
+        model_choice=args.model,
+        on_token=on_token if streaming else None,
+    )
     if args.json:
         data = answer.as_json()
-        data["sources"] = [{**s, "label": h.label} for s, h in zip(data["sources"], answer.sources)]
+        data["sources"] = [{**s, "label": h.label} for s, h in zip(data["sources"], answer.sources, strict=False)]
         _print_json(data)
         return 0
     print()
@@ -183,7 +199,11 @@ def cmd_status(args, settings) -> int:
 
 def _embedder_name(settings) -> str:
     e = settings.embedder
-    return f"local:all-MiniLM-L6-v2{'' if e.variant == 'fp32' else '-' + e.variant}" if e.provider == "local" else f"openai:{e.model}"
+    return (
+        f"local:all-MiniLM-L6-v2{'' if e.variant == 'fp32' else '-' + e.variant}"
+        if e.provider == "local"
+        else f"openai:{e.model}"
+    )
 
 
 def cmd_config(args, settings) -> int:
@@ -249,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unexpected library failure: one line, details on request
         if os.environ.get("RAG_DEBUG"):
             raise
-        print(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]} (set RAG_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {str(exc)[:200]} (set RAG_DEBUG=1 for details)", file=sys.stderr
+        )
         return 1
 
 

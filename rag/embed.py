@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -123,7 +124,9 @@ class OpenAIEmbedder:
         for start in range(0, len(texts), self._batch_size):
             batch = list(texts[start : start + self._batch_size])
             response = call_api(
-                lambda: self._client.embeddings.create(model=self._model, input=batch, encoding_format="float"),
+                lambda batch=batch: self._client.embeddings.create(
+                    model=self._model, input=batch, encoding_format="float"
+                ),
                 what=f"embedding model {self._model!r}",
             )
             rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))

@@ -85,9 +85,7 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
         if name == "__metadata__" or info["dtype"] not in dtypes:
             continue
         start, end = info["data_offsets"]
-        out[name] = np.frombuffer(raw[base + start : base + end], dtype=dtypes[info["dtype"]]).reshape(
-            info["shape"]
-        )
+        out[name] = np.frombuffer(raw[base + start : base + end], dtype=dtypes[info["dtype"]]).reshape(info["shape"])
     return out
 
 
@@ -105,9 +103,11 @@ def _restore_fp32(template: Path, weights: Path, out: Path) -> None:
         if array.ndim == 2:
             candidates.setdefault(array.T.shape, []).append((name + ".T", array.T))
 
-    producers = {o: n for n in graph.nodes_list() for o in n.output} if hasattr(graph, "nodes_list") else {
-        o: n for n in graph.node for o in n.output
-    }
+    producers = (
+        {o: n for n in graph.nodes_list() for o in n.output}
+        if hasattr(graph, "nodes_list")
+        else {o: n for n in graph.node for o in n.output}
+    )
     consumers: dict[str, list] = {}
     for node in graph.node:
         for i in node.input:
@@ -197,7 +197,9 @@ def locate(variant: str, root: Path | None = None) -> ModelFiles:
     for path in (files.model, files.tokenizer):
         expected = manifest["sha256"].get(path.name)
         if expected is None or sha256_file(path) != expected:
-            raise SetupError(f"model file {path} is damaged (checksum mismatch); delete {directory} and run `rag setup`")
+            raise SetupError(
+                f"model file {path} is damaged (checksum mismatch); delete {directory} and run `rag setup`"
+            )
     if manifest["sha256"]["tokenizer.json"] != SOURCE_SHA256["tokenizer.json"]:
         raise SetupError(f"tokenizer in {directory} is not the pinned one; delete it and run `rag setup`")
     return files

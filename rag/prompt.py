@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from rag.retrieve import Hit
@@ -18,7 +18,7 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> str:
     return resources.files("rag.prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8").strip()
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,7 +26,9 @@ class StoredChunk:
 
 
 class VectorStore(Protocol):
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]) -> None: ...
+    def upsert(
+        self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]
+    ) -> None: ...
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
@@ -127,7 +130,7 @@ class ChromaStore:
         return [
             StoredChunk(id_, text or "", dict(meta or {}), 1.0 - float(dist))
             for id_, text, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=False
             )
         ]
 

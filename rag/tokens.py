@@ -43,7 +43,11 @@ def encoding_for(model: str):
     os.environ["TIKTOKEN_CACHE_DIR"] = str(install_encodings())
     import tiktoken
 
-    name = "cl100k_base" if model.startswith(("gpt-3.5", "gpt-4-", "gpt-4 ", "text-embedding")) or model == "gpt-4" else "o200k_base"
+    name = (
+        "cl100k_base"
+        if model.startswith(("gpt-3.5", "gpt-4-", "gpt-4 ", "text-embedding")) or model == "gpt-4"
+        else "o200k_base"
+    )
     return tiktoken.get_encoding(name)
 
 

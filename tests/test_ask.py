@@ -1,0 +1,112 @@
+"""`rag ask` in each mode, against our OpenAI-compatible server driven by the real `openai` client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.answer import EXTRACTIVE_LABEL, NO_ANSWER
+from tests.fake_openai import REPLY
+
+QUESTION = "My internet is not working. What should I do?"
+
+
+@pytest.fixture
+def chat_env(monkeypatch, fake_openai, kb_data):
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("RAG_CHAT_BASE", "base-model-1")
+    monkeypatch.setenv("RAG_DATA_DIR", str(kb_data))
+    return fake_openai
+
+
+def test_rag_mode_sends_numbered_passages_and_streams(cli, chat_env):
+    code, out, err = cli("ask", QUESTION)
+    assert code == 0, err
+    request = chat_env.chat_requests()[-1]
+    assert request["model"] == "base-model-1"
+    assert request["stream"] is True
+    system, user = request["messages"]
+    assert system["role"] == "system" and "reference material" in system["content"]
+    assert '<passage id="1" source="' in user["content"] and '<passage id="2"' in user["content"]
+    assert "restart your modem and router" in user["content"].lower()
+    assert user["content"].rstrip().endswith(f"Question: {QUESTION}")
+    # The streamed answer is printed, then the sources that were sent, as [n] path > heading.
+    assert out.startswith(REPLY)
+    assert "Sources:\n  [1] " in out
+    assert "internet/home-internet-troubleshooting.md" in out
+
+
+def test_finetuned_model_is_the_registered_one(cli, chat_env, kb_copy):
+    (kb_copy / "models.json").write_text(json.dumps({"finetuned": "ft:base-model-1:acme::abc123"}))
+    code, _, err = cli("ask", QUESTION, "--model", "finetuned", "--data-dir", kb_copy)
+    assert code == 0, err
+    assert chat_env.chat_requests()[-1]["model"] == "ft:base-model-1:acme::abc123"
+    code, _, _ = cli("ask", QUESTION, "--model", "base", "--data-dir", kb_copy)
+    assert chat_env.chat_requests()[-1]["model"] == "base-model-1"
+    code, _, _ = cli("ask", QUESTION, "--model", "some-other-model", "--data-dir", kb_copy)
+    assert chat_env.chat_requests()[-1]["model"] == "some-other-model"
+
+
+def test_finetuned_without_one_registered_says_how_to_make_one(cli, chat_env):
+    code, out, err = cli("ask", QUESTION, "--model", "finetuned")
+    assert code != 0
+    assert "rag finetune start" in err and len(err.strip().splitlines()) == 1
+    assert chat_env.chat_requests() == []
+
+
+def test_few_shot_sends_knowledge_base_qa_as_example_turns(cli, chat_env):
+    code, _, err = cli("ask", "How do I put my router back to factory settings?", "--mode", "few-shot")
+    assert code == 0, err
+    messages = chat_env.chat_requests()[-1]["messages"]
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]
+    examples = [m["content"] for m in messages[1:-1:2]]
+    assert "How do I reset my router to factory settings?" in examples
+    assert messages[-1]["content"] == "How do I put my router back to factory settings?"
+    assert "<passage" not in json.dumps(messages)
+
+
+def test_plain_mode_sends_the_question_alone(cli, chat_env):
+    code, out, err = cli("ask", QUESTION, "--mode", "plain", "--json")
+    assert code == 0, err
+    messages = chat_env.chat_requests()[-1]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[1]["content"] == QUESTION
+    data = json.loads(out)
+    assert data["answer"] == REPLY and data["mode"] == "plain" and data["sources"] == []
+
+
+def test_json_output(cli, chat_env):
+    code, out, _ = cli("ask", QUESTION, "--json")
+    data = json.loads(out)
+    assert data["answer"] == REPLY
+    assert data["mode"] == "rag" and data["model"] == "base-model-1"
+    assert data["sources"] and all("source" in s for s in data["sources"])
+
+
+def test_without_a_chat_model_the_answer_is_extractive_and_labelled(cli, kb_data, monkeypatch):
+    monkeypatch.setenv("RAG_DATA_DIR", str(kb_data))
+    code, out, err = cli("ask", "How do I get a copy of an old invoice?")
+    assert code == 0, err
+    assert out.startswith(EXTRACTIVE_LABEL)
+    assert "Billing > Invoices" in out  # quoted from the knowledge base
+    assert "[1] billing/billing-and-invoices.md" in out
+    code, out, _ = cli("ask", "How do I get a copy of an old invoice?", "--json")
+    data = json.loads(out)
+    assert data["model"] == "extractive" and data["sources"][0]["source"] == "billing/billing-and-invoices.md"
+
+
+def test_unrelated_questions_are_not_answered_from_unrelated_context(cli, chat_env):
+    code, out, _ = cli("ask", "What is the boiling point of tungsten?", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["answer"] == NO_ANSWER and data["abstained"] is True and data["sources"] == []
+    assert chat_env.chat_requests() == []  # the model is not fed unrelated passages
+
+
+@pytest.mark.parametrize("mode", ["few-shot", "plain"])
+def test_modes_that_need_a_model_say_so(cli, kb_data, mode):
+    code, _, err = cli("ask", QUESTION, "--mode", mode, "--data-dir", kb_data)
+    assert code != 0 and "needs a chat model" in err

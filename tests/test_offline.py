@@ -1,0 +1,81 @@
+"""Nothing downloads at run time: ingest, search and ask run with every non-loopback connection refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import KB
+
+GUARD = textwrap.dedent(
+    """
+    import os, socket
+
+    _LOG = os.environ["NET_GUARD_LOG"]
+    _LOCAL = ("127.", "::1", "localhost")
+
+    def _note(what):
+        with open(_LOG, "a") as f:
+            f.write(what + "\\n")
+
+    _connect = socket.socket.connect
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(host).startswith(_LOCAL):
+            _note(f"connect {address}")
+            raise OSError("network blocked by test")
+        return _connect(self, address)
+    socket.socket.connect = connect
+
+    _getaddrinfo = socket.getaddrinfo
+    def getaddrinfo(host, *args, **kwargs):
+        if host and not str(host).startswith(_LOCAL):
+            _note(f"resolve {host}")
+            raise socket.gaierror("name resolution blocked by test")
+        return _getaddrinfo(host, *args, **kwargs)
+    socket.getaddrinfo = getaddrinfo
+    """
+)
+
+
+def test_ingest_search_ask_with_the_network_blocked(tmp_path):
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(GUARD)
+    log = tmp_path / "net.log"
+    home = tmp_path / "home"  # an empty home: no model caches to lean on
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_", "TIKTOKEN_", "HF_"))}
+    env.update(PYTHONPATH=str(guard), NET_GUARD_LOG=str(log), HOME=str(home), RAG_DATA_DIR=str(tmp_path / "data"))
+
+    def rag(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "rag", *args], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    ingest = rag("ingest", str(KB), "--json")
+    assert ingest.returncode == 0, ingest.stderr
+    summary = json.loads(ingest.stdout)
+    assert summary["files"] == 19 and summary["failed"] == [] and summary["chunks"] > 100
+
+    search = rag("search", "reset my password", "--json")
+    assert search.returncode == 0, search.stderr
+    assert json.loads(search.stdout)[0]["source"]
+
+    ask = rag("ask", "How do I reset my account password?", "--json")
+    assert ask.returncode == 0, ask.stderr
+    assert json.loads(ask.stdout)["model"] == "extractive"
+
+    # The guard really is active in the child: a connection out is refused and logged.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), 1)"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert probe.returncode != 0
+    attempts = log.read_text().splitlines()
+    assert attempts == ["resolve 192.0.2.1"] or attempts == ["connect ('192.0.2.1', 80)"], attempts

@@ -1,0 +1,127 @@
+"""Every sample format parses into chunks with the metadata users see in citations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest.chunk import Chunker
+from ingest.parse import ParseError, parse_file, read_text
+from rag.settings import ChunkSettings
+from tests.conftest import KB
+
+
+@pytest.fixture(scope="module")
+def chunker(embedder):
+    return Chunker(ChunkSettings(), embedder.count_tokens, embedder.max_tokens)
+
+
+def chunks_of(rel: str, chunker):
+    return chunker.chunk(parse_file(KB / rel, rel), "kb")
+
+
+def test_pdf_chunks_carry_pages_and_font_headings(chunker):
+    chunks = chunks_of("internet/nw-ax3000-router-manual.pdf", chunker)
+    pages = {c.page for c in chunks}
+    assert pages >= {1, 2, 3, 4}
+    reset = [c for c in chunks if "Factory reset" in c.heading_path]
+    assert reset and all(c.page == 3 for c in reset)
+    assert any("paper clip" in c.text for c in reset)
+
+
+def test_docx_keeps_heading_path(chunker):
+    chunks = chunks_of("support-policies.docx", chunker)
+    levels = [c for c in chunks if "Priority 1" in c.text]
+    assert levels and levels[0].heading_path == "Response times > Service levels by priority"
+    assert all(c.page is None for c in chunks)
+
+
+def test_jsonl_pairs_become_one_qa_chunk_each(chunker):
+    lines = (KB / "support-qa.jsonl").read_text().splitlines()
+    chunks = chunks_of("support-qa.jsonl", chunker)
+    assert len(chunks) == len(lines)
+    first = json.loads(lines[0])
+    assert chunks[0].kind == "qa"
+    assert chunks[0].question == first["prompt"]
+    assert first["prompt"] in chunks[0].text and first["completion"] in chunks[0].text
+
+
+def test_markdown_faq_headings_become_qa_records(chunker):
+    chunks = chunks_of("billing/billing-and-invoices.md", chunker)
+    qa = [c for c in chunks if c.kind == "qa"]
+    assert {c.question for c in qa} >= {"Why is my first bill higher than expected?", "Can I change my billing date?"}
+    first_bill = next(c for c in qa if c.question.startswith("Why is my first bill"))
+    assert "two periods" in first_bill.text
+    assert first_bill.heading_path == "Billing and invoices > FAQ"
+    passages = [c for c in chunks if c.kind == "passage"]
+    assert any(c.heading_path == "Billing and invoices > Outage compensation" for c in passages)
+
+
+@pytest.mark.parametrize(
+    "rel, heading, needle",
+    [
+        ("accounts/password-reset.html", "Resetting your account password > Password rules", "12 characters"),
+        ("accounts/my-northwind-app.txt", "MY NORTHWIND APP: GETTING STARTED > BOOKING A TECHNICIAN", "65 EUR"),
+        ("internet/mesh-wifi-and-extenders.rst", "Mesh Wi-Fi and extenders > Wired backhaul", "Ethernet cable"),
+    ],
+)
+def test_html_text_and_rst_sections(chunker, rel, heading, needle):
+    chunks = chunks_of(rel, chunker)
+    match = [c for c in chunks if c.heading_path == heading]
+    assert match and needle in match[0].text
+    assert match[0].text.startswith(heading)  # the heading path travels with the chunk text
+
+
+def test_faq_questions_in_plain_text_and_html(chunker):
+    txt = [c for c in chunks_of("billing/payment-methods.txt", chunker) if c.kind == "qa"]
+    assert any(c.question == "Why did my card payment fail?" and "expired card" in c.text for c in txt)
+    html = [c for c in chunks_of("accounts/two-factor-authentication.html", chunker) if c.kind == "qa"]
+    assert any(c.question == "I lost my phone. How do I sign in?" for c in html)
+
+
+def test_no_chunk_exceeds_the_model_limit_in_its_own_tokens(tmp_path, chunker, embedder):
+    heading = "A very long heading about routers " * 5
+    body = "\n\n".join(
+        f"Paragraph {n}: " + "the modem restarts and synchronises with the exchange, " * (n % 7 + 3) for n in range(60)
+    )
+    body += "\n\n" + "x" * 3000  # one unbreakable token run
+    doc = tmp_path / "long.md"
+    doc.write_text(f"# {heading}\n\n{body}\n")
+    chunks = chunker.chunk(parse_file(doc, "long.md"), "kb")
+    assert len(chunks) > 10
+    assert max(embedder.count_tokens(c.text) for c in chunks) <= 256
+    assert all(c.index == n for n, c in enumerate(chunks))
+
+
+def test_chunk_ids_are_deterministic(chunker):
+    a = chunks_of("internet/vpn-setup.md", chunker)
+    b = chunks_of("internet/vpn-setup.md", chunker)
+    assert [c.id for c in a] == [c.id for c in b]
+    assert len({c.id for c in a}) == len(a)
+
+
+def test_text_encodings_are_decoded(tmp_path):
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Réinitialiser le modem: débrancher.".encode("latin-1"))
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("Passwort zurücksetzen".encode("utf-16"))
+    assert read_text(latin) == "Réinitialiser le modem: débrancher."
+    assert read_text(utf16) == "Passwort zurücksetzen"
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "cannot parse pdf"),
+        ("broken.docx", b"PK\x03\x04 truncated", "cannot parse docx"),
+        ("binary.txt", bytes(range(256)) * 20, "binary"),
+        ("bad.jsonl", b'{"prompt": "q"}\n', "line 1"),
+        ("blank.md", b"   \n\n  \n", "no text"),
+    ],
+)
+def test_bad_files_raise_a_parse_error_with_a_reason(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ParseError, match=reason):
+        parse_file(path, name)
