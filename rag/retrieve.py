@@ -69,6 +69,13 @@ class Retriever:
         self._embedder = embedder
         self._store = store
 
+    def documents(self, query: str, k: int) -> list[str]:
+        """Distinct source documents, best first (a document ranks by its best chunk)."""
+        seen: dict[str, None] = {}
+        for hit in self.search(query, k * 5):
+            seen.setdefault(hit.source, None)
+        return list(seen)[:k]
+
     def search(self, query: str, k: int, kind: str | None = None) -> list[Hit]:
         vector = self._embedder.embed([query])[0]
         where = {"kind": kind} if kind else None
