@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +31,6 @@ from rag.settings import Settings
 from rag.store import ChromaStore
 
 PIPELINE_VERSION = "1"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
-BATCH_CHUNKS = 256  # chunks per embed + commit round: big enough to batch well, small enough to lose little
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,15 @@ class _Prepared:
     error: str = ""
 
 
-Progress = Callable[[str, int, int], None]  # (event, files done, chunks done)
+@dataclass(frozen=True)
+class ProgressEvent:
+    files_done: int
+    files_total: int
+    chunks_done: int  # chunks parsed so far in this run (written or about to be)
+    seconds: float
+
+
+Progress = Callable[[ProgressEvent], None]
 
 
 class IngestLock:
@@ -170,6 +180,35 @@ def _prefetch(items: Iterator[_Prepared | None], depth: int = 64) -> Iterator[_P
         yield item
 
 
+def probe_store(settings: Settings) -> bool:
+    """Open, count and query the embedded Chroma in a child process: a damaged HNSW segment can crash the
+    process in native code, which no try/except would catch."""
+    code = (
+        "import sys, chromadb;"
+        "c = chromadb.PersistentClient(path=sys.argv[1], settings=chromadb.Settings(anonymized_telemetry=False));"
+        "names = [x.name for x in c.list_collections()];"
+        "col = c.get_collection(sys.argv[2]) if sys.argv[2] in names else None;"
+        "n = col.count() if col else 0;"
+        "got = col.get(limit=1, include=['embeddings']) if n else None;"
+        "n and col.query(query_embeddings=[got['embeddings'][0]], n_results=min(n, 3))"
+    )
+    path = settings.data_path / "chroma"
+    if not path.exists():
+        return True
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(path), settings.store.collection], capture_output=True, timeout=300
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0
+
+
+def _set_aside(path: Path) -> None:
+    if path.exists():
+        os.replace(path, path.with_name(f"{path.name}.damaged-{int(time.time())}"))
+
+
 def sync_store(catalog: Catalog, store: ChromaStore, model: str) -> tuple[int, int]:
     """Make Chroma hold exactly the catalog's chunks; returns (added, removed)."""
     want = catalog.chunk_ids()
@@ -211,8 +250,12 @@ def ingest_folder(
             removed = tuple(sorted(set(known) - seen))
             if dry_run:
                 return _dry_run(walk, known, removed, key, settings, embedder, started)
+            dirty = catalog.get_meta("dirty") == "1"
+            if dirty and settings.store.mode == "persistent" and not probe_store(settings):
+                # The last run died mid-write and left Chroma unusable: rebuild it from the catalog.
+                _set_aside(settings.data_path / "chroma")
             store = ChromaStore(settings, embedder.info, create=True)
-            if catalog.get_meta("dirty") == "1" or rebuild:
+            if dirty or rebuild:
                 sync_store(catalog, store, embedder.info.name)
             catalog.set_meta("dirty", "1")
             report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)
@@ -320,10 +363,11 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         else:
             (updated if prepared.found.source in known else added).append(prepared.found.source)
             pending.append(prepared)
-            if sum(len(p.chunks) for p in pending) >= BATCH_CHUNKS:
+            if sum(len(p.chunks) for p in pending) >= settings.ingest.batch_chunks:
                 flush()
         if progress:
-            progress("file", done_files, written + sum(len(p.chunks) for p in pending))
+            chunks_so_far = written + sum(len(p.chunks) for p in pending)
+            progress(ProgressEvent(done_files, len(walk.files), chunks_so_far, time.perf_counter() - started))
     flush()
     if removed:
         stale = set().union(*(catalog.file_chunk_ids(key, p) for p in removed))

@@ -75,18 +75,14 @@ def _print_json(obj: Any) -> None:
 
 def cmd_ingest(args, settings) -> int:
     from rag.app import ingest
+    from rag.progress import ProgressPrinter
 
-    folder = Path(args.folder)
-    show = not (args.quiet or args.json)
-    progress = None
-    if show and sys.stderr.isatty():
-
-        def progress(event: str, files: int, chunks: int) -> None:
-            print(f"\r  {files} files, {chunks} chunks", end="", file=sys.stderr, flush=True)
-
-    report = ingest(settings, folder, rebuild=args.rebuild, dry_run=args.dry_run, progress=progress)
-    if progress:
-        print(file=sys.stderr)
+    progress = None if (args.quiet or args.json or args.dry_run) else ProgressPrinter()
+    try:
+        report = ingest(settings, Path(args.folder), rebuild=args.rebuild, dry_run=args.dry_run, progress=progress)
+    finally:
+        if progress:
+            progress.close()
     if args.json:
         _print_json(report.as_json())
     elif not args.quiet:
@@ -95,7 +91,7 @@ def cmd_ingest(args, settings) -> int:
 
 
 def _print_ingest_report(report) -> None:
-    title = "Dry run (nothing written)" if report.dry_run else "Ingested"
+    title = "Dry run, nothing written" if report.dry_run else "Ingested"
     print(f"{title}: {report.folder}")
     rows = [
         ("added", len(report.added)),
@@ -105,16 +101,19 @@ def _print_ingest_report(report) -> None:
         ("failed", len(report.failed)),
         ("skipped", len(report.skipped)),
     ]
-    print("  " + "  ".join(f"{name} {n}" for name, n in rows))
+    print(f"  {'files':<12}{'':>8}")
+    for name, n in rows:
+        print(f"  {name:<12}{n:>8}")
     if report.dry_run:
         for label, paths in (("add", report.added), ("update", report.updated), ("remove", report.removed)):
             for path in paths:
                 print(f"  would {label}: {path}")
     else:
         print(
-            f"  chunks written {report.chunks} (embedded {report.embedded}), in index {report.total_chunks}, "
-            f"{report.seconds:.1f} s"
+            f"  {'chunks':<12}{report.chunks:>8}  written ({report.embedded} embedded, the rest cached); "
+            f"{report.total_chunks} in the index"
         )
+        print(f"  {'seconds':<12}{report.seconds:>8.1f}")
     for path, reason in report.failed:
         print(f"  failed: {path}: {reason}")
     for path, reason in report.skipped:

@@ -6,9 +6,9 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rag.errors import InputError
 
@@ -43,10 +43,16 @@ def load_queries(path: Path) -> list[LabelledQuery]:
             continue
         try:
             obj = json.loads(line)
-            queries.append(LabelledQuery(str(obj.get("id", number)), obj["question"],
-                                         frozenset(obj.get("relevant_docs", [])), obj.get("answer", "")))
+            queries.append(
+                LabelledQuery(
+                    str(obj.get("id", number)),
+                    obj["question"],
+                    frozenset(obj.get("relevant_docs", [])),
+                    obj.get("answer", ""),
+                )
+            )
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise InputError(f"{path}:{number}: expected a JSON object with a \"question\"") from None
+            raise InputError(f'{path}:{number}: expected a JSON object with a "question"') from None
     if not queries:
         raise InputError(f"{path} holds no questions")
     return queries
@@ -65,9 +71,7 @@ def score(results: list[QueryResult]) -> dict[str, float]:
         )
 
     def mrr(k: int) -> float:
-        return statistics.fmean(
-            1 / rank if (rank := r.first_relevant_rank) and rank <= k else 0.0 for r in results
-        )
+        return statistics.fmean(1 / rank if (rank := r.first_relevant_rank) and rank <= k else 0.0 for r in results)
 
     latencies = sorted(r.seconds * 1000 for r in results)
     return {

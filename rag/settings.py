@@ -53,6 +53,7 @@ class ChunkSettings:
 @dataclass(frozen=True)
 class IngestSettings:
     max_file_mb: float = 50.0
+    batch_chunks: int = 256  # chunks per embed + commit round: large enough to batch well, small to lose little
 
 
 @dataclass(frozen=True)
