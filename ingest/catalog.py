@@ -68,7 +68,13 @@ def chunk_metadata(chunk: Chunk, folder: str, title: str) -> dict:
 
 
 class Catalog:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, readonly: bool = False):
+        if readonly:
+            # Readers (search, ask, status) never take a write lock, so they work during an ingest.
+            self._db = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

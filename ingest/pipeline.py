@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from ingest.parse import ParseError, parse_file
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
 from rag.errors import BusyError, InputError
+from rag.lexical import BM25Index
 from rag.settings import Settings
 from rag.store import ChromaStore
 
@@ -259,6 +260,10 @@ def ingest_folder(
                 sync_store(catalog, store, embedder.info.name)
             catalog.set_meta("dirty", "1")
             report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)
+            changed = report.added or report.updated or report.removed
+            if changed or dirty or rebuild or BM25Index.load(data_dir) is None:
+                BM25Index.build(((c.id, c.text) for c in catalog.chunks()), data_dir)
+                report = replace(report, seconds=time.perf_counter() - started)
             catalog.set_meta("dirty", "0")
             return report
         finally:

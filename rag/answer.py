@@ -170,7 +170,8 @@ def ask(
 
     hits = retriever.search(question, k)
     timings["retrieve_s"] = time.perf_counter() - t0
-    if not hits or hits[0].score < settings.retrieve.min_score:
+    # Abstain on cosine similarity, whichever retriever ranked the hits: BM25 finds some word in almost anything.
+    if not hits or max(h.score for h in hits) < settings.retrieve.min_score:
         if on_token:
             on_token(NO_ANSWER)
         return Answer(
@@ -182,7 +183,6 @@ def ask(
             abstained=True,
             timings={**timings, "total_s": time.perf_counter() - started},
         )
-    hits = [h for h in hits if h.score >= settings.retrieve.min_score]
     if not model_name:
         text = extractive_answer(question, hits)
         if on_token:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.embed import Embedder, make_embedder
+from rag.lexical import BM25Index
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import ChromaStore
 
 
 def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    from ingest.catalog import Catalog
+
     embedder = embedder or make_embedder(settings.embedder)
     store = ChromaStore(settings, embedder.info, create=False)
-    return Retriever(embedder, store)
+    lexical = catalog = None
+    catalog_path = settings.data_path / "catalog.sqlite3"
+    if settings.retrieve.retriever != "dense" and catalog_path.exists():
+        lexical = BM25Index.load(settings.data_path)
+        catalog = Catalog(catalog_path, readonly=True)
+    return Retriever(embedder, store, settings.retrieve, lexical, catalog)
 
 
 def ingest(settings: Settings, folder: Path, embedder: Embedder | None = None, **kwargs):

@@ -36,12 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
-    p = sub.add_parser("search", parents=[common], help="show the chunks that best match a query")
+    retriever = argparse.ArgumentParser(add_help=False)
+    retriever.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], help="default: retrieve.retriever")
+
+    p = sub.add_parser("search", parents=[common, retriever], help="show the chunks that best match a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("ask", parents=[common], help="answer a question")
+    p = sub.add_parser("eval", parents=[common, retriever], help="retrieval metrics on a labelled query file")
+    p.add_argument("queries", help="JSONL: {question, relevant_docs: [paths relative to the ingested folder]}")
+    p.add_argument("-k", type=int, default=10, help="documents ranked per question (default 10)")
+    p.add_argument("--misses", type=int, default=5, help="how many of the worst misses to list")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ask", parents=[common, retriever], help="answer a question")
     p.add_argument("question")
     p.add_argument("--model", default="base", help="base | finetuned | a model id")
     p.add_argument("--mode", default="rag", choices=["rag", "few-shot", "plain"])
@@ -64,8 +73,13 @@ def _settings(args: argparse.Namespace):
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = args.data_dir
-    if getattr(args, "k", None) is not None:
-        overrides["retrieve"] = {"k": args.k}
+    retrieve: dict[str, Any] = {}
+    if getattr(args, "k", None) is not None and args.command != "eval":
+        retrieve["k"] = args.k
+    if getattr(args, "retriever", None):
+        retrieve["retriever"] = args.retriever
+    if retrieve:
+        overrides["retrieve"] = retrieve
     return load_settings(args.config, overrides=overrides)
 
 
@@ -134,6 +148,43 @@ def cmd_search(args, settings) -> int:
     return 0
 
 
+def cmd_eval(args, settings) -> int:
+    from rag.app import open_retriever
+    from rag.evaluate import load_queries, run_queries, score, worst_misses
+
+    queries = load_queries(Path(args.queries))
+    retriever = open_retriever(settings)
+    retriever.documents(queries[0].question, args.k)  # warm-up: first-call costs are not query latency
+    results = run_queries(queries, lambda q: retriever.documents(q, args.k))
+    metrics = score(results)
+    misses = [
+        {
+            "id": r.query.id,
+            "question": r.query.question,
+            "rank": r.first_relevant_rank,
+            "relevant": sorted(r.query.relevant),
+            "retrieved": list(r.ranked[:3]),
+        }
+        for r in worst_misses(results, args.misses)
+        if r.first_relevant_rank != 1
+    ]
+    if args.json:
+        _print_json(
+            {**{k: round(v, 4) for k, v in metrics.items()}, "retriever": retriever.mode, "worst_misses": misses}
+        )
+        return 0
+    print(f"{metrics['n']} questions, retriever {retriever.mode}, top {args.k} documents")
+    for name in ("recall@1", "recall@5", "mrr@10", "ndcg@10"):
+        print(f"  {name:<10}{metrics[name]:.3f}")
+    print(f"  latency   p50 {metrics['latency_ms_p50']:.1f} ms, p95 {metrics['latency_ms_p95']:.1f} ms")
+    if misses:
+        print("worst misses:")
+        for m in misses:
+            print(f"  rank {m['rank'] or '>' + str(args.k)}: {m['question'][:80]}")
+            print(f"      wanted {', '.join(m['relevant'])}; got {', '.join(m['retrieved'])}")
+    return 0
+
+
 def cmd_ask(args, settings) -> int:
     from rag.answer import ask
     from rag.app import open_retriever
@@ -173,7 +224,7 @@ def cmd_status(args, settings) -> int:
         from rag.errors import IndexMissingError
 
         raise IndexMissingError(f"nothing has been ingested into {settings.data_path}; run `rag ingest FOLDER` first")
-    catalog = Catalog(path)
+    catalog = Catalog(path, readonly=True)
     try:
         status = catalog.status()
     finally:
@@ -246,6 +297,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "ask": cmd_ask,
+    "eval": cmd_eval,
     "status": cmd_status,
     "config": cmd_config,
     "setup": cmd_setup,

@@ -10,9 +10,9 @@ from ingest.pipeline import ProgressEvent
 
 
 class ProgressPrinter:
-    def __init__(self, stream: TextIO = sys.stderr, interval_s: float | None = None):
-        self._stream = stream
-        self._tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None, interval_s: float | None = None):
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty()
         # A terminal redraws often; a log file gets a line every 10 s so it stays readable.
         self._interval = interval_s if interval_s is not None else (0.2 if self._tty else 10.0)
         self._last = 0.0

@@ -1,10 +1,15 @@
-"""Retrieval: embed the question, ask the vector store, return typed hits."""
+"""Retrieval: dense (Chroma), keyword (BM25) or both fused by reciprocal rank; typed hits out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
 
 from rag.embed import Embedder
+from rag.lexical import BM25Index
+from rag.settings import RetrieveSettings
 from rag.store import StoredChunk, VectorStore
 
 
@@ -13,11 +18,12 @@ class Hit:
     id: str
     text: str
     source: str
-    score: float
+    score: float  # cosine similarity to the question, whichever retriever found the chunk
     kind: str
     headings: str
     page: int | None
     question: str = ""
+    rank_score: float = 0.0  # what the ranking used (fused score for hybrid)
 
     @property
     def label(self) -> str:
@@ -61,22 +67,84 @@ def to_hit(chunk: StoredChunk) -> Hit:
         headings=str(meta.get("headings", "")),
         page=int(page) if page is not None else None,
         question=str(meta.get("question", "")),
+        rank_score=chunk.score,
     )
 
 
+class ChunkSource(Protocol):
+    """Where BM25-only hits get their text, metadata and vector (the catalog)."""
+
+    def chunks(self, ids: list[str]): ...
+
+    def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
+
+
 class Retriever:
-    def __init__(self, embedder: Embedder, store: VectorStore):
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        settings: RetrieveSettings | None = None,
+        lexical: BM25Index | None = None,
+        catalog: ChunkSource | None = None,
+    ):
         self._embedder = embedder
         self._store = store
+        self._settings = settings or RetrieveSettings(retriever="dense")
+        self._lexical = lexical
+        self._catalog = catalog
+
+    @property
+    def mode(self) -> str:
+        if self._lexical is None or self._catalog is None:
+            return "dense"
+        return self._settings.retriever
 
     def documents(self, query: str, k: int) -> list[str]:
         """Distinct source documents, best first (a document ranks by its best chunk)."""
         seen: dict[str, None] = {}
-        for hit in self.search(query, k * 5):
+        for hit in self.search(query, max(k * 5, self._settings.candidates)):
             seen.setdefault(hit.source, None)
         return list(seen)[:k]
 
     def search(self, query: str, k: int, kind: str | None = None) -> list[Hit]:
         vector = self._embedder.embed([query])[0]
-        where = {"kind": kind} if kind else None
-        return [to_hit(c) for c in self._store.query(vector, k, where)]
+        mode = self.mode
+        if kind or mode == "dense":
+            return [to_hit(c) for c in self._store.query(vector, k, {"kind": kind} if kind else None)]
+        depth = max(k, self._settings.candidates)
+        lexical = self._lexical.search(query, depth) if self._lexical else []
+        if mode == "bm25":
+            return self._from_catalog([i for i, _ in lexical[:k]], vector, {i: s for i, s in lexical})
+        dense = [to_hit(c) for c in self._store.query(vector, depth)]
+        return self._fuse(dense, lexical, vector)[:k]
+
+    def _fuse(self, dense: list[Hit], lexical: list[tuple[str, float]], vector: np.ndarray) -> list[Hit]:
+        s = self._settings
+        fused: dict[str, float] = {}
+        for rank, hit in enumerate(dense, 1):
+            fused[hit.id] = fused.get(hit.id, 0.0) + s.dense_weight / (s.rrf_k + rank)
+        for rank, (chunk_id, _) in enumerate(lexical, 1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + s.bm25_weight / (s.rrf_k + rank)
+        known = {h.id: h for h in dense}
+        missing = [i for i in fused if i not in known]
+        for hit in self._from_catalog(missing, vector, {}):
+            known[hit.id] = hit
+        ranked = sorted(fused, key=lambda i: -fused[i])
+        return [replace(known[i], rank_score=fused[i]) for i in ranked if i in known]
+
+    def _from_catalog(self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float]) -> list[Hit]:
+        if not ids or self._catalog is None:
+            return []
+        rows = {c.id: c for c in self._catalog.chunks(ids)}
+        vectors = self._catalog.cached_vectors(self._embedder.info.name, [r.hash for r in rows.values()])
+        hits = []
+        for chunk_id in ids:
+            row = rows.get(chunk_id)
+            if row is None:
+                continue
+            cached = vectors.get(row.hash)
+            score = float(np.dot(cached, vector)) if cached is not None else 0.0
+            hit = to_hit(StoredChunk(row.id, row.text, row.metadata, score))
+            hits.append(replace(hit, rank_score=rank_scores.get(chunk_id, score)))
+        return hits

@@ -58,7 +58,12 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class RetrieveSettings:
+    retriever: str = "hybrid"  # hybrid | dense | bm25
     k: int = 5
+    candidates: int = 50  # chunks taken from each retriever before fusion
+    rrf_k: int = 60  # reciprocal rank fusion constant
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
     min_score: float = 0.35  # best hit below this: the knowledge base has nothing on the question
     few_shot_examples: int = 3
 
@@ -180,6 +185,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"store.mode must be 'persistent' or 'http', not {settings.store.mode!r}")
     if settings.chunk.overlap_tokens >= settings.chunk.target_tokens:
         raise ConfigError("chunk.overlap_tokens must be smaller than chunk.target_tokens")
+    if settings.retrieve.retriever not in {"hybrid", "dense", "bm25"}:
+        raise ConfigError(f"retrieve.retriever must be hybrid, dense or bm25, not {settings.retrieve.retriever!r}")
     if settings.retrieve.k < 1:
         raise ConfigError("retrieve.k must be at least 1")
 

@@ -29,7 +29,7 @@ def test_empty_folder(cli, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "picture.png").write_bytes(b"\x89PNG")
     code, _, err = cli("ingest", tmp_path / "docs", "--data-dir", tmp_path / "d")
-    assert code == 2 and "no supported documents" in one_line(err)
+    assert code == 2 and "no supported documents" in one_line(err), err
     assert not (tmp_path / "d" / "chroma").exists()
 
 

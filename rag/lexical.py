@@ -1,0 +1,96 @@
+"""Keyword retrieval: a BM25 index (bm25s) over the chunk texts, kept beside Chroma in the data directory.
+
+Local Chroma has no keyword ranking, and on some corpora BM25 beats dense retrieval. The index is rebuilt from
+the catalog after every ingest that changed something (bm25s indexes ~50k chunks in seconds), written to a
+temporary folder and swapped in atomically, so a reader never sees half an index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+INDEX_DIR = "bm25"
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: list[str], stemmer) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+
+
+class BM25Index:
+    def __init__(self, retriever, ids: list[str]):
+        self._retriever = retriever
+        self._ids = ids
+        self._stemmer = _stemmer()
+
+    @staticmethod
+    def build(chunks: Iterable[tuple[str, str]], data_dir: Path) -> int:
+        """Index (id, text) pairs; returns how many."""
+        import bm25s
+
+        ids: list[str] = []
+        tokens: list[list[str]] = []
+        stemmer = _stemmer()
+        batch: list[tuple[str, str]] = []
+
+        def flush() -> None:
+            ids.extend(i for i, _ in batch)
+            tokens.extend(_tokenize([t for _, t in batch], stemmer))
+            batch.clear()
+
+        for pair in chunks:
+            batch.append(pair)
+            if len(batch) >= 5000:
+                flush()
+        flush()
+        target = data_dir / INDEX_DIR
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=data_dir))
+        try:
+            if ids:
+                retriever = bm25s.BM25()
+                retriever.index(tokens, show_progress=False)
+                retriever.save(str(tmp))
+            (tmp / "ids.json").write_text(json.dumps(ids))
+            old = data_dir / f".bm25-old-{os.getpid()}"
+            if target.exists():
+                os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return len(ids)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> BM25Index | None:
+        import bm25s
+
+        path = data_dir / INDEX_DIR
+        try:
+            ids = json.loads((path / "ids.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        if not ids:
+            return cls(None, [])
+        return cls(bm25s.BM25.load(str(path), mmap=False), ids)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        if not self._ids:
+            return []
+        tokens = _tokenize([query], self._stemmer)
+        if not tokens[0]:
+            return []
+        docs, scores = self._retriever.retrieve(tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=1)
+        return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

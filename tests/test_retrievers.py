@@ -1,0 +1,89 @@
+"""Keyword, dense and hybrid retrieval; the BM25 index follows incremental ingests; `rag eval`."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+from rag.evaluate import LabelledQuery, QueryResult, score
+from tests.conftest import KB
+
+
+def sources(cli, data, query, retriever):
+    code, out, err = cli("search", query, "--retriever", retriever, "--json", "--data-dir", data)
+    assert code == 0, err
+    return [row["source"] for row in json.loads(out)]
+
+
+def test_each_retriever_finds_keyword_and_paraphrase_questions(cli, kb_data):
+    for retriever in ("bm25", "dense", "hybrid"):
+        assert sources(cli, kb_data, "STARTTLS port 587", retriever)[0] in {
+            "email/email-setup-desktop.html",
+            "email/email-on-your-phone.txt",
+            "support-qa.jsonl",
+        }
+    assert "internet/vpn-setup.md" in sources(cli, kb_data, "NorthConnect profile expired", "bm25")[:2]
+    assert "billing/billing-and-invoices.md" in sources(cli, kb_data, "my bank took the money two times", "hybrid")[:3]
+
+
+def test_bm25_results_carry_a_cosine_score_and_full_metadata(cli, kb_data):
+    code, out, _ = cli("search", "factory reset paper clip", "--retriever", "bm25", "--json", "--data-dir", kb_data)
+    rows = json.loads(out)
+    pdf = next(r for r in rows if r["source"].endswith(".pdf"))
+    assert pdf["page"] == 3 and "Factory reset" in pdf["headings"]
+    assert all(0.0 < r["score"] <= 1.0 for r in rows)
+
+
+def test_keyword_index_follows_incremental_ingest(cli, tmp_path):
+    docs = tmp_path / "docs"
+    shutil.copytree(KB / "billing", docs)
+    data = tmp_path / "data"
+    assert cli("ingest", docs, "--quiet", "--data-dir", data)[0] == 0
+    assert "new.md" not in sources(cli, data, "quuxfrobnicator", "bm25")
+    (docs / "new.md").write_text("# Quuxfrobnicator\n\nThe quuxfrobnicator resets billing cycles.\n")
+    assert cli("ingest", docs, "--quiet", "--data-dir", data)[0] == 0
+    assert sources(cli, data, "quuxfrobnicator", "bm25")[0] == "new.md"
+    (docs / "new.md").unlink()
+    assert cli("ingest", docs, "--quiet", "--data-dir", data)[0] == 0
+    assert "new.md" not in sources(cli, data, "quuxfrobnicator", "bm25")
+
+
+def test_metrics_follow_their_definitions():
+    q = LabelledQuery("1", "q", frozenset({"a.md"}))
+    results = [QueryResult(q, ("b.md", "a.md", "c.md"), 0.01), QueryResult(q, ("a.md",), 0.02)]
+    m = score(results)
+    assert m["recall@1"] == 0.5 and m["recall@5"] == 1.0
+    assert m["mrr@10"] == (1 / 2 + 1) / 2
+    assert math.isclose(m["ndcg@10"], (1 / math.log2(3) + 1) / 2)
+
+
+def test_rag_eval_json(cli, kb_data, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {
+                    "id": "1",
+                    "question": "my printer prints blank pages",
+                    "relevant_docs": ["devices/printer-troubleshooting.md"],
+                },
+                {
+                    "id": "2",
+                    "question": "how many mesh points do I need",
+                    "relevant_docs": ["internet/mesh-wifi-and-extenders.rst"],
+                },
+                {"id": "3", "question": "esim activation", "relevant_docs": ["devices/smartphone-troubleshooting.md"]},
+            ]
+        )
+        + "\n"
+    )
+    code, out, err = cli("eval", queries, "--json", "--data-dir", kb_data)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["n"] == 3 and data["retriever"] == "hybrid"
+    assert {"recall@1", "recall@5", "mrr@10", "ndcg@10", "latency_ms_p50", "latency_ms_p95"} <= set(data)
+    assert data["recall@5"] >= 2 / 3
+    code, out, err = cli("eval", tmp_path / "missing.jsonl", "--data-dir", kb_data)
+    assert code == 2 and "cannot read" in err
