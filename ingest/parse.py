@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -20,6 +21,11 @@ from rag.errors import InputError
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+# Language detection per element costs time and logs "No features in text." for short elements; the
+# language tag is not used downstream.
+_LANGUAGES = ["eng"]
+logging.getLogger("unstructured").setLevel(logging.ERROR)
 
 SUPPORTED = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".rst", ".docx", ".pdf", ".jsonl"}
 _QA_KEYS = (("prompt", "completion"), ("question", "answer"), ("input", "output"))
@@ -88,11 +94,11 @@ def _partition(path: Path, suffix: str) -> list:
     if suffix in {".md", ".markdown"}:
         from unstructured.partition.md import partition_md
 
-        return partition_md(text=read_text(path))
+        return partition_md(text=read_text(path), languages=_LANGUAGES)
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
-        return partition_html(text=read_text(path))
+        return partition_html(text=read_text(path), languages=_LANGUAGES)
     if suffix in {".txt", ".text"}:
         return _text_elements(read_text(path))
     if suffix == ".rst":
@@ -102,12 +108,12 @@ def _partition(path: Path, suffix: str) -> list:
         html = publish_string(
             read_text(path), writer="html5", settings_overrides={"report_level": 5, "halt_level": 5}
         ).decode("utf-8")
-        return partition_html(text=html)
+        return partition_html(text=html, languages=_LANGUAGES)
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx
 
         with path.open("rb") as handle:
-            return partition_docx(file=io.BytesIO(handle.read()))
+            return partition_docx(file=io.BytesIO(handle.read()), languages=_LANGUAGES)
     raise ParseError(f"unsupported file type {suffix}")
 
 
@@ -133,7 +139,7 @@ def _text_elements(text: str) -> list:
             depth = 0 if not elements else 1
             elements.append(Title(line, metadata=ElementMetadata(category_depth=depth)))
         else:
-            elements.extend(_demote(e) for e in partition_text(text=block))
+            elements.extend(_demote(e) for e in partition_text(text=block, languages=_LANGUAGES))
     return elements
 
 
@@ -184,7 +190,7 @@ def _pdf_pages(path: Path) -> list[tuple[int, list]]:
             else:
                 # A text box is one paragraph: undo the line wrapping. Headings come from font size only,
                 # so unstructured's guess that a short line is a title is overridden here.
-                for element in partition_text(text=" ".join(text.split())):
+                for element in partition_text(text=" ".join(text.split()), languages=_LANGUAGES):
                     elements.append(NarrativeText(element.text) if element.category == "Title" else element)
         if elements:
             out.append((number, elements))
