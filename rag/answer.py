@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rag.errors import ConfigError
 from rag.generate import ChatModel, OpenAIChat
@@ -52,18 +50,10 @@ class Answer:
         }
 
 
-def registry_path(settings: Settings) -> Path:
-    return settings.data_path / "models.json"
-
-
 def registered_finetuned(settings: Settings) -> str:
-    path = registry_path(settings)
-    if not path.exists():
-        return ""
-    try:
-        return str(json.loads(path.read_text()).get("finetuned", ""))
-    except (OSError, json.JSONDecodeError):
-        return ""
+    from rag.finetune import read_registry
+
+    return str(read_registry(settings.data_path).get("finetuned", ""))
 
 
 def resolve_model(settings: Settings, choice: str) -> str:

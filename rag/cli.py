@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--model", default="base", help="base | finetuned | a model id")
     p.add_argument("--mode", default="rag", choices=["rag", "few-shot", "plain"])
+    p.add_argument("--no-log", action="store_true", help="do not record this question in the query log")
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--json", action="store_true")
 
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     sub.add_parser("setup", parents=[common], help="build the offline model files (run by `make install`)")
+    from rag.cli_finetune import add_parsers
+
+    add_parsers(sub, common)
     return parser
 
 
@@ -203,6 +207,12 @@ def cmd_ask(args, settings) -> int:
         model_choice=args.model,
         on_token=on_token if streaming else None,
     )
+    if settings.log.enabled and not args.no_log:
+        from rag.querylog import QueryLog, log_path
+
+        log = QueryLog(log_path(settings.data_path))
+        log.record(answer)
+        log.close()
     if args.json:
         data = answer.as_json()
         data["sources"] = [{**s, "label": h.label} for s, h in zip(data["sources"], answer.sources, strict=False)]
@@ -304,11 +314,19 @@ COMMANDS = {
 }
 
 
+def _command(name: str):
+    if name in COMMANDS:
+        return COMMANDS[name]
+    from rag.cli_finetune import COMMANDS as TRAINING
+
+    return TRAINING[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
-        return COMMANDS[args.command](args, settings)
+        return _command(args.command)(args, settings)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

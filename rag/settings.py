@@ -81,6 +81,39 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    enabled: bool = True  # every `rag ask` is recorded in <data_dir>/log.sqlite3 (off: --no-log or false)
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    base: str = "gpt-4o-mini-2024-07-18"
+    suffix: str = "rag"
+    poll_s: float = 10.0  # how often `rag finetune start` asks for new events
+    # USD per 1M training tokens, for the estimate `rag validate-data` prints (check current prices).
+    prices: dict[str, float] = field(
+        default_factory=lambda: {
+            "gpt-4o-mini-2024-07-18": 3.0,
+            "gpt-4o-2024-08-06": 25.0,
+            "gpt-4.1-mini-2025-04-14": 5.0,
+            "gpt-4.1-2025-04-14": 25.0,
+            "gpt-3.5-turbo-0125": 8.0,
+        }
+    )
+    # Tokens one training example may hold, per base model; others: default_max_tokens.
+    context_limits: dict[str, int] = field(
+        default_factory=lambda: {
+            "gpt-4o-mini-2024-07-18": 65536,
+            "gpt-4o-2024-08-06": 65536,
+            "gpt-4.1-mini-2025-04-14": 65536,
+            "gpt-4.1-2025-04-14": 65536,
+            "gpt-3.5-turbo-0125": 16385,
+        }
+    )
+    default_max_tokens: int = 16385
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = ".rag"
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
@@ -89,6 +122,8 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
     @property
     def data_path(self) -> Path:
@@ -99,6 +134,16 @@ _SECTIONS = {f.name: f.type for f in fields(Settings) if f.name != "data_dir"}
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
+    if typing.get_origin(kind) is dict:
+        _, value_kind = typing.get_args(kind)
+        if isinstance(value, str):  # from the environment: "name=1.5,other=2"
+            pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ConfigError(f"{where}: expected name=value pairs separated by commas, got {value!r}")
+            value = {k.strip(): v.strip() for k, v in pairs}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table of name = value")
+        return {str(k): _coerce(v, value_kind, f"{where}.{k}") for k, v in value.items()}
     kind = {"str": str, "int": int, "float": float, "bool": bool}.get(kind, kind) if isinstance(kind, str) else kind
     if kind is bool:
         if isinstance(value, bool):

@@ -12,6 +12,8 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -55,6 +57,44 @@ class FakeOpenAI:
     def chat_requests(self) -> list[dict]:
         return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
 
+    def public(self, job: dict) -> dict:
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def add_event(self, job: dict, level: str, message: str) -> None:
+        n = len(job["_events"]) + 1
+        job["_events"].append(
+            {
+                "id": f"{job['id']}-ev{n}",
+                "object": "fine_tuning.job.event",
+                "created_at": n,
+                "level": level,
+                "message": message,
+                "type": "message",
+            }
+        )
+
+    def advance(self, job: dict) -> None:
+        """Each look at a job moves it one step: validating_files -> running -> succeeded (or failed)."""
+        if job["status"] == "validating_files":
+            job["status"] = "running"
+            self.add_event(job, "info", "Fine-tuning job started")
+            self.add_event(job, "info", "Step 1/10: training loss=1.23")
+        elif job["status"] == "running":
+            if "FAIL_ME" in self.files[job["training_file"]]["content"]:
+                job["status"] = "failed"
+                job["error"] = {
+                    "code": "invalid_training_file",
+                    "param": "training_file",
+                    "message": "The job failed due to an invalid training file.",
+                }
+                self.add_event(job, "error", "The job failed due to an invalid training file.")
+            else:
+                job["status"] = "succeeded"
+                job["fine_tuned_model"] = f"ft:{job['model']}:org-test:{job['suffix'] or 'x'}:abc123"
+                job["trained_tokens"] = 1234
+                self.add_event(job, "info", "Step 10/10: training loss=0.12")
+                self.add_event(job, "info", "The job has successfully completed")
+
     def start(self) -> FakeOpenAI:
         fake = self
 
@@ -97,12 +137,87 @@ class FakeOpenAI:
                     self._error(fake.fail_with, messages.get(fake.fail_with, "error"))
                     return
                 path = self.path.split("?")[0]
+                parts = path.strip("/").split("/")
                 if path == "/v1/chat/completions":
                     self._chat(body)
                 elif path == "/v1/embeddings":
                     self._embeddings(body)
+                elif path == "/v1/files" and method == "POST":
+                    self._upload(body)
+                elif parts[:2] == ["v1", "fine_tuning"]:
+                    self._jobs(method, parts[2:], body)
                 else:
                     self._error(404, f"no route {method} {path}")
+
+            def _upload(self, raw: bytes) -> None:
+                message = BytesParser(policy=default).parsebytes(
+                    f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + raw
+                )
+                fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+                file_part = fields["file"]
+                content = file_part.get_payload(decode=True)
+                file_id = f"file-{len(fake.files) + 1}"
+                fake.files[file_id] = {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(content),
+                    "created_at": 0,
+                    "filename": file_part.get_filename(),
+                    "purpose": fields["purpose"].get_content().strip(),
+                    "content": content.decode("utf-8"),
+                    "status": "processed",
+                }
+                self._send(200, {k: v for k, v in fake.files[file_id].items() if k != "content"})
+
+            def _jobs(self, method: str, parts: list[str], body: Any) -> None:
+                # parts: ["jobs"], ["jobs", id], ["jobs", id, "events"], ["jobs", id, "cancel"]
+                if parts == ["jobs"] and method == "POST":
+                    if body["training_file"] not in fake.files:
+                        self._error(400, f"invalid training_file: {body['training_file']}")
+                        return
+                    job_id = f"ftjob-{len(fake.jobs) + 1}"
+                    job = {
+                        "id": job_id,
+                        "object": "fine_tuning.job",
+                        "created_at": 1700000000,
+                        "model": body["model"],
+                        "status": "validating_files",
+                        "training_file": body["training_file"],
+                        "validation_file": body.get("validation_file"),
+                        "fine_tuned_model": None,
+                        "hyperparameters": {"n_epochs": "auto"},
+                        "organization_id": "org-test",
+                        "result_files": [],
+                        "seed": 0,
+                        "trained_tokens": None,
+                        "error": None,
+                        "finished_at": None,
+                        "suffix": body.get("suffix"),
+                        "method": body.get("method"),
+                        "_events": [],
+                    }
+                    fake.jobs[job_id] = job
+                    fake.add_event(job, "info", "Validating training file")
+                    self._send(200, fake.public(job))
+                    return
+                if parts == ["jobs"]:
+                    data = [fake.public(j) for j in reversed(list(fake.jobs.values()))]
+                    self._send(200, {"object": "list", "data": data, "has_more": False})
+                    return
+                job = fake.jobs.get(parts[1]) if len(parts) > 1 else None
+                if job is None:
+                    self._error(404, "No such fine-tuning job")
+                    return
+                if parts[2:] == ["events"]:
+                    data = [dict(e) for e in reversed(job["_events"])]
+                    self._send(200, {"object": "list", "data": data, "has_more": False})
+                elif parts[2:] == ["cancel"]:
+                    job["status"] = "cancelled"
+                    fake.add_event(job, "info", "Fine-tuning job cancelled")
+                    self._send(200, fake.public(job))
+                else:
+                    fake.advance(job)
+                    self._send(200, fake.public(job))
 
             def _chat(self, body: dict) -> None:
                 model = body.get("model")

@@ -1,0 +1,104 @@
+"""The query log: every `rag ask` (question, mode, model, sources, answer, timings) in SQLite, rateable."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.answer import Answer
+from rag.errors import InputError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS asks(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, question TEXT NOT NULL, mode TEXT NOT NULL,
+    model TEXT NOT NULL, sources TEXT NOT NULL, answer TEXT NOT NULL, timings TEXT NOT NULL,
+    abstained INTEGER NOT NULL, rating TEXT);
+"""
+RATINGS = ("good", "bad")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    at: float
+    question: str
+    mode: str
+    model: str
+    sources: tuple[str, ...]
+    answer: str
+    timings: dict
+    abstained: bool
+    rating: str | None
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "question": self.question,
+            "mode": self.mode,
+            "model": self.model,
+            "sources": list(self.sources),
+            "answer": self.answer,
+            "timings": self.timings,
+            "abstained": self.abstained,
+            "rating": self.rating,
+        }
+
+
+class QueryLog:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def record(self, answer: Answer) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO asks(at, question, mode, model, sources, answer, timings, abstained) VALUES(?,?,?,?,?,?,?,?)",
+            (
+                time.time(),
+                answer.question,
+                answer.mode,
+                answer.model,
+                json.dumps([h.source for h in answer.sources]),
+                answer.answer,
+                json.dumps(answer.timings),
+                int(answer.abstained),
+            ),
+        )
+        return int(cursor.lastrowid)
+
+    def rate(self, entry_id: int, rating: str) -> None:
+        if rating not in RATINGS:
+            raise InputError(f"rating must be good or bad, not {rating!r}")
+        if self._db.execute("UPDATE asks SET rating=? WHERE id=?", (rating, entry_id)).rowcount == 0:
+            raise InputError(f"no logged question with id {entry_id}; see `rag log list`")
+
+    def entries(self, limit: int | None = None, only_good: bool = False) -> Iterator[LogEntry]:
+        sql = "SELECT * FROM asks" + (" WHERE rating='good'" if only_good else "") + " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        for row in self._db.execute(sql):
+            yield LogEntry(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                tuple(json.loads(row[5])),
+                row[6],
+                json.loads(row[7]),
+                bool(row[8]),
+                row[9],
+            )
+
+
+def log_path(data_dir: Path) -> Path:
+    return data_dir / "log.sqlite3"
