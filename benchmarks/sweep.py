@@ -7,7 +7,6 @@ Query embeddings and each retriever's raw results are computed once and cached, 
 
 from __future__ import annotations
 
-import itertools
 import sys
 from dataclasses import replace
 from functools import lru_cache
@@ -73,21 +72,29 @@ def main() -> None:
                 lex_cache[(query, k)] = base._lexical.search(query, k)
             return lex_cache[(query, k)]
 
-    queries = load_queries(queries_file)
-    rows = []
-    grid = itertools.product(["dense", "bm25", "hybrid"], [50, 100], [20, 60], [1.0, 2.0, 3.0])
-    for mode, cand, rrf_k, dense_w in grid:
-        if mode != "hybrid" and (rrf_k, dense_w) != (60, 1.0):
-            continue
-        rs = replace(settings.retrieve, retriever=mode, candidates=cand, rrf_k=rrf_k, dense_weight=dense_w)
-        from rag.retrieve import Retriever
+        def scores(self, query):
+            if query not in lex_cache:
+                lex_cache[query] = base._lexical.scores(query)
+            return lex_cache[query]
 
+    queries = load_queries(queries_file)
+    configs = [dict(retriever="dense"), dict(retriever="bm25")]
+    configs += [dict(retriever="hybrid", fusion="rrf", rrf_k=60, dense_weight=w) for w in (1.0, 2.0)]
+    configs += [
+        dict(retriever="hybrid", fusion="score", alpha=a, candidates=c)
+        for c in (30, 50, 100)
+        for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    ]
+    from rag.retrieve import Retriever
+
+    for config in configs:
+        rs = replace(settings.retrieve, **config)
         r = Retriever(Embed(), Store(), rs, Lex(), base._catalog)
         m = score(run_queries(queries, lambda q, r=r: r.documents(q, 10)))
-        rows.append((m["ndcg@10"], mode, cand, rrf_k, dense_w, m["recall@1"], m["recall@5"], m["mrr@10"]))
+        label = " ".join(f"{k}={v}" for k, v in config.items())
         print(
-            f"{mode:>6} cand={cand:<4} rrf_k={rrf_k:<3} dense_w={dense_w:<4} "
-            f"nDCG@10={m['ndcg@10']:.4f} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} MRR={m['mrr@10']:.4f}",
+            f"{label:<52} nDCG@10={m['ndcg@10']:.4f} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
+            f"MRR={m['mrr@10']:.4f}",
             flush=True,
         )
 

@@ -118,6 +118,25 @@ class Catalog:
                 out[h] = np.frombuffer(blob, dtype=np.float32)
         return out
 
+    def lead_vectors(self, model: str, documents: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
+        """The vector of each (folder, path) document's first chunk: its title and introduction."""
+        out: dict[tuple[str, str], np.ndarray] = {}
+        by_folder: dict[str, list[str]] = {}
+        for folder, path in documents:
+            by_folder.setdefault(folder, []).append(path)
+        for folder, paths in by_folder.items():
+            for start in range(0, len(paths), 500):
+                part = paths[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    "SELECT c.path, v.vector FROM chunks c JOIN vectors v ON v.model=? AND v.hash=c.hash "
+                    f"WHERE c.folder=? AND c.idx=0 AND c.path IN ({marks})",
+                    (model, folder, *part),
+                )
+                for path, blob in rows:
+                    out[(folder, path)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
     def vectors_for(self, model: str, chunks: Iterable[CatalogChunk]) -> np.ndarray:
         chunks = list(chunks)
         cache = self.cached_vectors(model, [c.hash for c in chunks])

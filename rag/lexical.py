@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 INDEX_DIR = "bm25"
 
 
@@ -33,6 +35,7 @@ class BM25Index:
     def __init__(self, retriever, ids: list[str]):
         self._retriever = retriever
         self._ids = ids
+        self._position = {chunk_id: n for n, chunk_id in enumerate(ids)}
         self._stemmer = _stemmer()
 
     @staticmethod
@@ -85,6 +88,13 @@ class BM25Index:
         if not ids:
             return cls(None, [])
         return cls(bm25s.BM25.load(str(path), mmap=False), ids)
+
+    def scores(self, query: str) -> tuple[np.ndarray, dict[str, int]]:
+        """BM25 score of every chunk for `query`, and where each chunk id sits in that array."""
+        tokens = _tokenize([query], self._stemmer)[0] if self._ids else []
+        if not tokens:
+            return np.zeros(len(self._ids), dtype=np.float32), self._position
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32), self._position
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         if not self._ids:

@@ -23,7 +23,8 @@ class Hit:
     headings: str
     page: int | None
     question: str = ""
-    rank_score: float = 0.0  # what the ranking used (fused score for hybrid)
+    rank_score: float = 0.0
+    folder: str = ""  # what the ranking used (fused score for hybrid)
 
     @property
     def label(self) -> str:
@@ -68,6 +69,7 @@ def to_hit(chunk: StoredChunk) -> Hit:
         page=int(page) if page is not None else None,
         question=str(meta.get("question", "")),
         rank_score=chunk.score,
+        folder=str(meta.get("folder", "")),
     )
 
 
@@ -77,6 +79,8 @@ class ChunkSource(Protocol):
     def chunks(self, ids: list[str]): ...
 
     def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
+
+    def lead_vectors(self, model: str, documents: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]: ...
 
 
 class Retriever:
@@ -117,21 +121,38 @@ class Retriever:
         if mode == "bm25":
             return self._from_catalog([i for i, _ in lexical[:k]], vector, {i: s for i, s in lexical})
         dense = [to_hit(c) for c in self._store.query(vector, depth)]
-        return self._fuse(dense, lexical, vector)[:k]
+        return self._fuse(dense, lexical, vector, query)[:k]
 
-    def _fuse(self, dense: list[Hit], lexical: list[tuple[str, float]], vector: np.ndarray) -> list[Hit]:
+    def _fuse(self, dense: list[Hit], lexical: list[tuple[str, float]], vector: np.ndarray, query: str) -> list[Hit]:
         s = self._settings
-        fused: dict[str, float] = {}
-        for rank, hit in enumerate(dense, 1):
-            fused[hit.id] = fused.get(hit.id, 0.0) + s.dense_weight / (s.rrf_k + rank)
-        for rank, (chunk_id, _) in enumerate(lexical, 1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + s.bm25_weight / (s.rrf_k + rank)
         known = {h.id: h for h in dense}
-        missing = [i for i in fused if i not in known]
+        missing = [i for i, _ in lexical if i not in known]
         for hit in self._from_catalog(missing, vector, {}):
             known[hit.id] = hit
+        fused: dict[str, float] = {}
+        if s.fusion == "rrf":
+            for rank, hit in enumerate(dense, 1):
+                fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (s.rrf_k + rank)
+            for rank, (chunk_id, _) in enumerate(lexical, 1):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + s.bm25_weight / (s.rrf_k + rank)
+        else:
+            # Cosine (calibrated across questions) plus BM25 relative to the best BM25 match of this question.
+            # BM25 is scored over the whole index, so dense-only candidates get their keyword score too.
+            bm25, position = self._lexical.scores(query) if self._lexical else (np.zeros(1), {})
+            top = float(bm25.max()) if bm25.size and bm25.max() > 0 else 1.0
+            for chunk_id, hit in known.items():
+                keyword = float(bm25[position[chunk_id]]) / top if chunk_id in position else 0.0
+                fused[chunk_id] = hit.score + s.bm25_weight * keyword
+        if s.lead_weight and self._catalog is not None:
+            # Document-level evidence: how well the document's lead chunk (title and introduction) matches.
+            # It lifts the page that is about the question over pages that merely mention it.
+            lead = self._catalog.lead_vectors(self._embedder.info.name, {(h.folder, h.source) for h in known.values()})
+            for chunk_id, hit in known.items():
+                vec = lead.get((hit.folder, hit.source))
+                if vec is not None:
+                    fused[chunk_id] += s.lead_weight * float(np.dot(vec, vector))
         ranked = sorted(fused, key=lambda i: -fused[i])
-        return [replace(known[i], rank_score=fused[i]) for i in ranked if i in known]
+        return [replace(known[i], rank_score=fused[i]) for i in ranked]
 
     def _from_catalog(self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float]) -> list[Hit]:
         if not ids or self._catalog is None:

@@ -60,10 +60,11 @@ class IngestSettings:
 class RetrieveSettings:
     retriever: str = "hybrid"  # hybrid | dense | bm25
     k: int = 5
-    candidates: int = 50  # chunks taken from each retriever before fusion
-    rrf_k: int = 60  # reciprocal rank fusion constant
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
+    candidates: int = 100  # chunks taken from each retriever before fusion
+    fusion: str = "score"  # score: cosine + bm25_weight * BM25 / best BM25 | rrf: reciprocal rank fusion
+    bm25_weight: float = 0.3  # score fusion: weight of the normalised BM25 score; rrf: weight of its rank
+    rrf_k: int = 60  # rrf fusion constant
+    lead_weight: float = 0.4  # hybrid: weight of the question's cosine with each document's lead chunk
     min_score: float = 0.35  # best hit below this: the knowledge base has nothing on the question
     few_shot_examples: int = 3
 
@@ -232,6 +233,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("chunk.overlap_tokens must be smaller than chunk.target_tokens")
     if settings.retrieve.retriever not in {"hybrid", "dense", "bm25"}:
         raise ConfigError(f"retrieve.retriever must be hybrid, dense or bm25, not {settings.retrieve.retriever!r}")
+    if settings.retrieve.fusion not in {"score", "rrf"}:
+        raise ConfigError(f"retrieve.fusion must be score or rrf, not {settings.retrieve.fusion!r}")
     if settings.retrieve.k < 1:
         raise ConfigError("retrieve.k must be at least 1")
 

@@ -22,6 +22,8 @@ def clean_env(monkeypatch):
     for name in list(os.environ):
         if name.startswith("RAG_") or name in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_AUTH_TOKEN"}:
             monkeypatch.delenv(name, raising=False)
+    # The session's shared data directory must not collect a query log; the log's own tests turn it on.
+    monkeypatch.setenv("RAG_LOG_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")

@@ -244,7 +244,8 @@ def test_cancel(cli, api, tmp_path):
     assert code == 0 and "cancelled" in out
 
 
-def test_query_log_rating_and_export_from_log(cli, api, tmp_path):
+def test_query_log_rating_and_export_from_log(cli, api, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_LOG_ENABLED", "true")
     cli("ask", "How do I reset my router?")
     cli("ask", "Why is my bill high?")
     cli("ask", "Not recorded", "--no-log")
