@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.peers import BM25Documents, NaiveDense  # noqa: E402
 from rag.app import ingest, open_retriever  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.evaluate import load_queries, run_queries, score, worst_misses  # noqa: E402
@@ -30,13 +31,18 @@ def main() -> None:
     parser.add_argument("queries", type=Path, nargs="?")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--variant", default="fp32", choices=["fp32", "int8"])
+    parser.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], default=None)
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--peers", default="bm25,naive", help="comma-separated: bm25, naive (empty: none)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     queries_file = args.queries or args.dataset / "queries.dev.jsonl"
     data_dir = args.data_dir or Path(__file__).parent / ".data" / f"{args.dataset.name}-{args.variant}"
-    settings = load_settings(overrides={"data_dir": str(data_dir), "embedder": {"variant": args.variant}})
+    overrides = {"data_dir": str(data_dir), "embedder": {"variant": args.variant}}
+    if args.retriever:
+        overrides["retrieve"] = {"retriever": args.retriever}
+    settings = load_settings(overrides=overrides)
     embedder = make_embedder(settings.embedder)
 
     t0 = time.perf_counter()
@@ -51,6 +57,7 @@ def main() -> None:
         "dataset": args.dataset.name,
         "queries": str(queries_file),
         "embedder": embedder.info.name,
+        "retriever": retriever.mode,
         **{k: round(v, 4) for k, v in metrics.items()},
         "ingest_files": report.files,
         "ingest_chunks_total": report.total_chunks,
@@ -58,6 +65,20 @@ def main() -> None:
         "ingest_seconds": round(ingest_s, 1),
         "ingest_chunks_per_s": round(report.embedded / ingest_s, 1) if report.embedded else None,
     }
+    peers = {}
+    wanted = [p for p in args.peers.split(",") if p]
+    if "bm25" in wanted:
+        peer = BM25Documents(args.dataset / "corpus")
+        peers["bm25-whole-docs"] = score(run_queries(queries, lambda q: peer.documents(q, args.k)))
+    if "naive" in wanted:
+        peer = NaiveDense(args.dataset / "corpus", data_dir.parent / f"{args.dataset.name}-naive", embedder)
+        peer.documents(queries[0].question, args.k)
+        peers["naive-dense"] = score(run_queries(queries, lambda q: peer.documents(q, args.k)))
+    for name, m in peers.items():
+        figures[f"peer {name}"] = {k: round(v, 4) for k, v in m.items()}
+    if peers:
+        best = max(m["ndcg@10"] for m in peers.values())
+        figures["target ndcg@10 (best peer + 0.3 x gap)"] = round(best + 0.3 * (1 - best), 4)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
