@@ -40,7 +40,7 @@ class Embedder(Protocol):
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on onnxruntime from local files: mean pooling, L2 normalisation."""
 
-    def __init__(self, variant: str = "fp32", model_root: Path | None = None, threads: int = 0, batch_size: int = 32):
+    def __init__(self, variant: str = "fp32", model_root: Path | None = None, threads: int = 0, batch_size: int = 8):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -103,7 +103,7 @@ class OpenAIEmbedder:
     def __init__(self, settings: EmbedderSettings, client_factory):
         self._client = client_factory(settings.base_url, settings.api_key_env)
         self._model = settings.model
-        self._batch_size = settings.batch_size
+        self._batch_size = settings.api_batch_size
         self.info = EmbedderInfo(f"openai:{settings.model}", settings.dimension)
         self._max_tokens = settings.max_tokens
         self._encoding = None

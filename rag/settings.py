@@ -27,7 +27,8 @@ class EmbedderSettings:
     max_tokens: int = 8191  # openai provider only
     base_url: str = ""  # empty: OPENAI_BASE_URL, else api.openai.com
     api_key_env: str = "OPENAI_API_KEY"
-    batch_size: int = 32
+    batch_size: int = 8  # local: 8 embeds as fast as 32 here with a third of the peak memory
+    api_batch_size: int = 256  # openai: texts per embeddings request
     threads: int = 0  # 0: one per core
     model_dir: str = ""  # empty: <venv>/share/rag/models
 
