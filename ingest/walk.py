@@ -28,9 +28,7 @@ def _ignore_spec(folder: Path) -> pathspec.PathSpec | None:
     ignore = folder / ".ragignore"
     if not ignore.is_file():
         return None
-    return pathspec.PathSpec.from_lines(
-        "gitwildmatch", ignore.read_text(encoding="utf-8", errors="replace").splitlines()
-    )
+    return pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
 def walk_folder(folder: Path) -> Walk:

@@ -1,0 +1,84 @@
+"""Every kind of bad file is skipped with a one-line reason while every good file is ingested."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+
+from rag.progress import ProgressPrinter
+from tests.conftest import KB
+
+
+def test_a_folder_of_bad_files(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_INGEST_MAX_FILE_MB", "1")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Router\n\nRestart the router by unplugging it for thirty seconds.\n")
+    (docs / "latin1.txt").write_bytes("Modem zurücksetzen: Knopf drücken und warten.".encode("latin-1"))
+    (docs / "utf16.txt").write_bytes("Réinitialiser le mot de passe depuis le portail.".encode("utf-16"))
+    (docs / "nul.txt").write_bytes(b"Printer offline fix:\x00 restart the spooler service.\n")
+    shutil.copy(KB / "support-policies.docx", docs / "policies.docx")
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage")
+    (docs / "truncated.docx").write_bytes((KB / "support-policies.docx").read_bytes()[:3000])
+    (docs / "binary.md").write_bytes(os.urandom(4096))
+    (docs / "empty.txt").write_text("")
+    (docs / "spaces.md").write_text("   \n\n\t  \n")
+    (docs / "huge.txt").write_text("big " * 400_000)  # 1.6 MB, over the limit set below
+    (docs / ".hidden.md").write_text("# Hidden\n\nNever ingested.\n")
+    (docs / ".git").mkdir()
+    (docs / ".git" / "notes.md").write_text("# Git\n\nNever ingested.\n")
+    (docs / "drafts").mkdir()
+    (docs / "drafts" / "wip.md").write_text("# Draft\n\nIgnored by .ragignore.\n")
+    (docs / ".ragignore").write_text("drafts/\n*.tmp.md\n")
+    (docs / "scratch.tmp.md").write_text("# Scratch\n\nIgnored too.\n")
+    (docs / "loop").mkdir()
+    os.symlink(docs / "loop", docs / "loop" / "again")  # a symlink loop: never followed
+    os.symlink(docs / "missing.md", docs / "dangling.md")
+    deep = docs
+    for n in range(40):
+        deep = deep / f"level{n}"
+    deep.mkdir(parents=True)
+    (deep / "deep.md").write_text("# Deep\n\nA page forty folders down about VPN profiles.\n")
+
+    code, out, err = cli("ingest", docs, "--json", "--data-dir", tmp_path / "data")
+    assert code == 5, err
+    report = json.loads(out)
+    failed = {f["path"]: f["reason"] for f in report["failed"]}
+    assert report["added"] == 6  # good, latin1, utf16, nul, policies, deep
+    assert set(failed) == {
+        "corrupt.pdf",
+        "truncated.docx",
+        "binary.md",
+        "empty.txt",
+        "spaces.md",
+        "huge.txt",
+        "dangling.md",
+    }, failed
+    assert "cannot parse pdf" in failed["corrupt.pdf"] and "cannot parse docx" in failed["truncated.docx"]
+    assert "binary" in failed["binary.md"] and "empty" in failed["empty.txt"]
+    assert "no text" in failed["spaces.md"] and "max_file_mb" in failed["huge.txt"]
+    assert "cannot read" in failed["dangling.md"]
+    assert all("\n" not in reason for reason in failed.values())
+
+    code, out, _ = cli("search", "Knopf drücken", "--retriever", "bm25", "--json", "--data-dir", tmp_path / "data")
+    sources = [r["source"] for r in json.loads(out)]
+    assert "latin1.txt" in sources
+    code, out, _ = cli("status", "--json", "--data-dir", tmp_path / "data")
+    assert json.loads(out)["documents"] == 6
+
+
+def test_progress_is_plain_lines_when_not_a_terminal():
+    from ingest.pipeline import ProgressEvent
+
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, interval_s=0)
+    printer(ProgressEvent(5, 10, 40, 2.0))
+    printer(ProgressEvent(10, 10, 80, 4.0))
+    printer.close()
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "ingest: 5/10 files, 40 chunks, 20.0 chunks/s, ETA 0:02",
+        "ingest: 10/10 files, 80 chunks, 20.0 chunks/s, ETA 0:00",
+    ]
