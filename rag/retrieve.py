@@ -149,7 +149,8 @@ class Retriever:
             lead = self._catalog.lead_vectors(self._embedder.info.name, {(h.folder, h.source) for h in known.values()})
             for chunk_id, hit in known.items():
                 vec = lead.get((hit.folder, hit.source))
-                if vec is not None:
+                # A Q&A record stands alone: the first pair of a Q&A file says nothing about the others.
+                if vec is not None and hit.kind != "qa":
                     fused[chunk_id] += s.lead_weight * float(np.dot(vec, vector))
         ranked = sorted(fused, key=lambda i: -fused[i])
         return [replace(known[i], rank_score=fused[i]) for i in ranked]
