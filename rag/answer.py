@@ -41,7 +41,8 @@ class Answer:
                     "source": h.source,
                     "headings": h.headings,
                     "page": h.page,
-                    "score": round(h.score, 4),
+                    "score": round(h.rank_score, 4),
+                    "similarity": round(h.score, 4),
                     "kind": h.kind,
                 }
                 for n, h in enumerate(self.sources, 1)

@@ -146,7 +146,7 @@ def cmd_search(args, settings) -> int:
         _print_json([h.as_json() for h in hits])
         return 0
     for n, hit in enumerate(hits, 1):
-        print(f"[{n}] {hit.score:.3f}  {hit.label}")
+        print(f"[{n}] {hit.rank_score:.3f} (similarity {hit.score:.2f})  {hit.label}")
         snippet = " ".join(hit.text.split())
         print(f"    {snippet[:240]}{'...' if len(snippet) > 240 else ''}")
     return 0

@@ -48,7 +48,8 @@ class Hit:
         return {
             "id": self.id,
             "source": self.source,
-            "score": round(self.score, 4),
+            "score": round(self.rank_score, 4),  # what the ranking used
+            "similarity": round(self.score, 4),  # cosine similarity to the question
             "kind": self.kind,
             "headings": self.headings,
             "page": self.page,

@@ -32,7 +32,7 @@ def test_bm25_results_carry_a_cosine_score_and_full_metadata(cli, kb_data):
     rows = json.loads(out)
     pdf = next(r for r in rows if r["source"].endswith(".pdf"))
     assert pdf["page"] == 3 and "Factory reset" in pdf["headings"]
-    assert all(0.0 < r["score"] <= 1.0 for r in rows)
+    assert all(0.0 < r["similarity"] <= 1.0 for r in rows)
 
 
 def test_keyword_index_follows_incremental_ingest(cli, tmp_path):
