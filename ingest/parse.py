@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from ingest.documents import ParsedDocument, QAPair, Section
@@ -94,7 +95,7 @@ def _partition(path: Path, suffix: str) -> list:
     if suffix in {".md", ".markdown"}:
         from unstructured.partition.md import partition_md
 
-        return partition_md(text=read_text(path), languages=_LANGUAGES)
+        return partition_md(text=_separate_lists(read_text(path)), languages=_LANGUAGES)
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
@@ -117,11 +118,30 @@ def _partition(path: Path, suffix: str) -> list:
     raise ParseError(f"unsupported file type {suffix}")
 
 
+_LIST_ITEM = re.compile(r"^\s{0,3}([-+*]|\d{1,9}[.)])\s+\S")
+
+
+def _separate_lists(markdown: str) -> str:
+    """Put a blank line before a list that starts right under a paragraph line.
+
+    CommonMark lets a list interrupt a paragraph; the Markdown library unstructured uses does not, and turns
+    "**Limits**\n+ Rules per listener: 100\n+ ..." into one run-on paragraph (common in vendor docs)."""
+    out: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and _LIST_ITEM.match(line) and out and out[-1].strip() and not _LIST_ITEM.match(out[-1]):
+            if not out[-1].startswith((" ", "\t")):  # not a continuation line of an earlier item
+                out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
 def _text_elements(text: str) -> list:
     """Plain text through unstructured, with the structure plain text implies made explicit: a short line
     standing alone is a heading (the first one is the document title), and a question on its own line
     starts a Q&A pair (unstructured would merge it with its answer)."""
-    import re
 
     from unstructured.documents.elements import ElementMetadata, Title
     from unstructured.partition.text import partition_text
