@@ -23,7 +23,7 @@ import numpy as np
 from ingest.catalog import Catalog, chunk_metadata
 from ingest.chunk import Chunker
 from ingest.documents import Chunk
-from ingest.parse import ParseError, parse_file
+from ingest.parse import SUPPORTED, ParseError, parse_file
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
 from rag.errors import BusyError, InputError
@@ -237,7 +237,7 @@ def ingest_folder(
     started = time.perf_counter()
     walk = walk_folder(folder)
     if not walk.files:
-        raise InputError(f"folder {folder} has no supported documents ({', '.join(sorted(_supported()))})")
+        raise InputError(f"folder {folder} has no supported documents ({', '.join(sorted(SUPPORTED))})")
     key = folder_key(folder)
     data_dir = settings.data_path
     with IngestLock(data_dir):
@@ -268,12 +268,6 @@ def ingest_folder(
             return report
         finally:
             catalog.close()
-
-
-def _supported() -> set[str]:
-    from ingest.parse import SUPPORTED
-
-    return SUPPORTED
 
 
 def _salt(settings: Settings, embedder: Embedder) -> str:

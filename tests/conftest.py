@@ -68,6 +68,15 @@ def fake_openai():
 
 
 @pytest.fixture
+def openai_env(monkeypatch, fake_openai):
+    """Point the real `openai` client at our server, with a key and a base chat model."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("RAG_CHAT_BASE", "base-model-1")
+    return fake_openai
+
+
+@pytest.fixture
 def cli(capsys):
     """Run `rag ARGS...` in-process; returns (exit code, stdout, stderr)."""
 

@@ -13,12 +13,9 @@ QUESTION = "My internet is not working. What should I do?"
 
 
 @pytest.fixture
-def chat_env(monkeypatch, fake_openai, kb_data):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
-    monkeypatch.setenv("RAG_CHAT_BASE", "base-model-1")
+def chat_env(monkeypatch, openai_env, kb_data):
     monkeypatch.setenv("RAG_DATA_DIR", str(kb_data))
-    return fake_openai
+    return openai_env
 
 
 def test_rag_mode_sends_numbered_passages_and_streams(cli, chat_env):

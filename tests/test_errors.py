@@ -66,13 +66,10 @@ def test_ingest_refuses_another_embedder_and_says_how_to_rebuild(cli, kb_copy, m
 
 
 @pytest.fixture
-def chat(monkeypatch, fake_openai, kb_data):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
-    monkeypatch.setenv("RAG_CHAT_BASE", "base-model-1")
+def chat(monkeypatch, openai_env, kb_data):
     monkeypatch.setenv("RAG_CHAT_MAX_RETRIES", "1")
     monkeypatch.setenv("RAG_DATA_DIR", str(kb_data))
-    return fake_openai
+    return openai_env
 
 
 @pytest.mark.parametrize(

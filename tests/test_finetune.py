@@ -12,13 +12,10 @@ from rag.prompt import rag_messages
 
 
 @pytest.fixture
-def api(monkeypatch, fake_openai, kb_copy):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
-    monkeypatch.setenv("RAG_CHAT_BASE", "base-model-1")
+def api(monkeypatch, openai_env, kb_copy):
     monkeypatch.setenv("RAG_DATA_DIR", str(kb_copy))
     monkeypatch.setenv("RAG_FINETUNE_POLL_S", "0")
-    return fake_openai
+    return openai_env
 
 
 def read_jsonl(path):

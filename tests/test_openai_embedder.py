@@ -10,14 +10,12 @@ from tests.conftest import KB
 
 
 @pytest.fixture
-def openai_embed_env(monkeypatch, fake_openai, tmp_path):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+def openai_embed_env(monkeypatch, openai_env, tmp_path):
     monkeypatch.setenv("RAG_EMBEDDER_PROVIDER", "openai")
     monkeypatch.setenv("RAG_EMBEDDER_MODEL", "embed-small")
     monkeypatch.setenv("RAG_EMBEDDER_DIMENSION", "64")
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    return fake_openai
+    return openai_env
 
 
 def test_ingest_and_search_with_an_embeddings_endpoint(cli, openai_embed_env):

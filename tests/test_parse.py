@@ -129,8 +129,10 @@ def test_bad_files_raise_a_parse_error_with_a_reason(tmp_path, name, content, re
 
 def test_markdown_lists_that_start_under_a_paragraph_stay_lists(tmp_path, chunker):
     doc = tmp_path / "limits.md"
-    doc.write_text("# Quotas\n\n**Load balancer**\n+ Listeners per load balancer: 50\n+ Security groups per load "
-                   "balancer: 5\n\n```\n+ not a list inside code\n```\n")
+    doc.write_text(
+        "# Quotas\n\n**Load balancer**\n+ Listeners per load balancer: 50\n+ Security groups per load "
+        "balancer: 5\n\n```\n+ not a list inside code\n```\n"
+    )
     parsed = parse_file(doc, "limits.md")
     text = parsed.sections[0].text
     assert "- Listeners per load balancer: 50" in text and "- Security groups per load balancer: 5" in text
