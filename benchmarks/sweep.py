@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -17,25 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.app import open_retriever  # noqa: E402
 from rag.evaluate import load_queries, run_queries, score  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-
-
-class Memo:
-    """Wraps an object so repeated calls with the same arguments are answered from memory."""
-
-    def __init__(self, inner, *names):
-        self._inner = inner
-        for name in names:
-            setattr(self, name, lru_cache(maxsize=None)(self._freeze(getattr(inner, name))))
-
-    @staticmethod
-    def _freeze(fn):
-        def call(*args):
-            return fn(*[list(a) if isinstance(a, tuple) else a for a in args])
-
-        return call
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
 
 
 def main() -> None:

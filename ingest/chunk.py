@@ -91,7 +91,6 @@ class Chunker:
                     page=page,
                     content_hash=digest,
                     question=pair.question if pair else "",
-                    answer=pair.answer if pair else "",
                 )
             )
 

@@ -41,7 +41,6 @@ class Chunk:
     page: int | None
     content_hash: str  # sha256 of `text`: the embedding cache key
     question: str = ""  # qa chunks only
-    answer: str = ""  # qa chunks only
 
     @property
     def heading_path(self) -> str:

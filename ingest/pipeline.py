@@ -259,6 +259,7 @@ def ingest_folder(
             if dirty or rebuild:
                 sync_store(catalog, store, embedder.info.name)
             catalog.set_meta("dirty", "1")
+            catalog.set_meta("embedder", embedder.info.name)
             report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)
             changed = report.added or report.updated or report.removed
             if changed or dirty or rebuild or BM25Index.load(data_dir) is None:

@@ -237,10 +237,11 @@ def cmd_status(args, settings) -> int:
     catalog = Catalog(path, readonly=True)
     try:
         status = catalog.status()
+        embedder = catalog.get_meta("embedder", "unknown")
     finally:
         catalog.close()
     status["collection"] = settings.store.collection
-    status["embedder"] = _embedder_name(settings)
+    status["embedder"] = embedder
     status["data_dir"] = str(settings.data_path)
     if args.json:
         _print_json(status)
@@ -255,15 +256,6 @@ def cmd_status(args, settings) -> int:
         for fail in f["failed"]:
             print(f"    failed last time: {fail['path']}: {fail['reason']}")
     return 0
-
-
-def _embedder_name(settings) -> str:
-    e = settings.embedder
-    return (
-        f"local:all-MiniLM-L6-v2{'' if e.variant == 'fp32' else '-' + e.variant}"
-        if e.provider == "local"
-        else f"openai:{e.model}"
-    )
 
 
 def cmd_config(args, settings) -> int:

@@ -299,9 +299,9 @@ def cmd_compare(args, settings) -> int:
         else to_markdown(rows)
     )
     if args.out:
-        from rag.export import _write_all_atomically
+        from rag.export import write_atomically
 
-        _write_all_atomically({Path(args.out): text})
+        write_atomically({Path(args.out): text})
         print(f"wrote {args.out}")
         for config, s in report_json["summary"].items():
             print(f"  {config}: token F1 {s['token_f1']}, cited a relevant doc {s['source_hit_rate']}")

@@ -179,7 +179,7 @@ def write_export(
             )
         contents[path] = "\n".join(lines) + "\n"
     contents[provenance] = "\n".join(prov_lines) + "\n"
-    _write_all_atomically(contents)
+    write_atomically(contents)
     by_origin: dict[str, int] = {}
     for example in unique:
         by_origin[example.origin] = by_origin.get(example.origin, 0) + 1
@@ -188,7 +188,7 @@ def write_export(
     )
 
 
-def _write_all_atomically(contents: dict[Path, str]) -> None:
+def write_atomically(contents: dict[Path, str]) -> None:
     """Every file is written to a temporary name first; nothing replaces a real name until all are written."""
     temps: list[tuple[str, Path]] = []
     try:

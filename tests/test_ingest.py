@@ -108,4 +108,5 @@ def test_status_and_ingest_json(cli, docs, tmp_path):
     status = json.loads(out)
     assert code == 0
     assert status["documents"] == 3 and status["chunks"] == summary["chunks"]
+    assert status["embedder"] == "local:all-MiniLM-L6-v2"  # recorded by the ingest that filled the index
     assert status["folders"][0]["failed"][0]["path"] == "broken.pdf"
