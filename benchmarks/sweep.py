@@ -59,11 +59,11 @@ def main() -> None:
 
     queries = load_queries(queries_file)
     configs = [dict(retriever="dense"), dict(retriever="bm25")]
-    configs += [dict(retriever="hybrid", fusion="rrf", rrf_k=60, dense_weight=w) for w in (1.0, 2.0)]
+    configs += [dict(retriever="hybrid", fusion="rrf", bm25_weight=w, lead_weight=0.0) for w in (0.5, 1.0)]
     configs += [
-        dict(retriever="hybrid", fusion="score", alpha=a, candidates=c)
-        for c in (30, 50, 100)
-        for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+        dict(retriever="hybrid", fusion="score", bm25_weight=w, lead_weight=g)
+        for w in (0.1, 0.2, 0.3)
+        for g in (0.0, 0.2, 0.4, 0.6)
     ]
     from rag.retrieve import Retriever
 
