@@ -61,9 +61,10 @@ def main() -> None:
     configs = [dict(retriever="dense"), dict(retriever="bm25")]
     configs += [dict(retriever="hybrid", fusion="rrf", bm25_weight=w, lead_weight=0.0) for w in (0.5, 1.0)]
     configs += [
-        dict(retriever="hybrid", fusion="score", bm25_weight=w, lead_weight=g)
-        for w in (0.1, 0.2, 0.3)
+        dict(retriever="hybrid", fusion="score", bm25_weight=w, lead_weight=g, intent_weight=i)
+        for w in (0.2, 0.3, 0.4)
         for g in (0.0, 0.2, 0.4, 0.6)
+        for i in (0.0, 0.1, 0.15, 0.2, 0.3)
     ]
     from rag.retrieve import Retriever
 
@@ -73,7 +74,7 @@ def main() -> None:
         m = score(run_queries(queries, lambda q, r=r: r.documents(q, 10)))
         label = " ".join(f"{k}={v}" for k, v in config.items())
         print(
-            f"{label:<52} nDCG@10={m['ndcg@10']:.4f} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
+            f"{label:<72} nDCG@10={m['ndcg@10']:.4f} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
             f"MRR={m['mrr@10']:.4f}",
             flush=True,
         )

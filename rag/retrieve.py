@@ -1,4 +1,4 @@
-"""Retrieval: dense (Chroma), keyword (BM25) or both fused by reciprocal rank; typed hits out."""
+"""Retrieval: dense (Chroma), keyword (BM25) or both fused with document-level evidence; typed hits out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.embed import Embedder
+from rag.intent import document_patterns, document_title, load_intents
 from rag.lexical import BM25Index
 from rag.settings import RetrieveSettings
 from rag.store import StoredChunk, VectorStore
@@ -24,7 +25,8 @@ class Hit:
     page: int | None
     question: str = ""
     rank_score: float = 0.0
-    folder: str = ""  # what the ranking used (fused score for hybrid)
+    folder: str = ""  # the ingested folder the source belongs to
+    title: str = ""  # the source file's name without extension
 
     @property
     def label(self) -> str:
@@ -71,6 +73,7 @@ def to_hit(chunk: StoredChunk) -> Hit:
         question=str(meta.get("question", "")),
         rank_score=chunk.score,
         folder=str(meta.get("folder", "")),
+        title=str(meta.get("title", "")),
     )
 
 
@@ -98,6 +101,7 @@ class Retriever:
         self._settings = settings or RetrieveSettings(retriever="dense")
         self._lexical = lexical
         self._catalog = catalog
+        self._intents = load_intents(self._settings.intents_file) if self._settings.intent_weight else ()
 
     @property
     def mode(self) -> str:
@@ -153,6 +157,12 @@ class Retriever:
                 # A Q&A record stands alone: the first pair of a Q&A file says nothing about the others.
                 if vec is not None and hit.kind != "qa":
                     fused[chunk_id] += s.lead_weight * float(np.dot(vec, vector))
+        patterns = document_patterns(self._intents, query)
+        if patterns:
+            # The question asks for a kind of page (e.g. a limit -> the quotas page): lift those documents.
+            for chunk_id, hit in known.items():
+                if any(p.search(document_title(hit.headings, hit.title)) for p in patterns):
+                    fused[chunk_id] += s.intent_weight
         ranked = sorted(fused, key=lambda i: -fused[i])
         return [replace(known[i], rank_score=fused[i]) for i in ranked]
 

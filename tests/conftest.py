@@ -14,6 +14,7 @@ from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 KB = ROOT / "knowledge_base"
+KB_FILES = sum(1 for p in KB.rglob("*") if p.is_file())
 
 
 @pytest.fixture(autouse=True)

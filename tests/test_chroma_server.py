@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KB
+from tests.conftest import KB, KB_FILES
 
 
 def free_port() -> int:
@@ -67,7 +67,7 @@ def test_ingest_search_and_ask_through_a_chroma_server(cli, chroma_server, tmp_p
     assert json.loads(out)["sources"][0]["source"] == "billing/billing-and-invoices.md"
 
     code, out, _ = cli("ingest", KB, "--json")
-    assert json.loads(out)["unchanged"] == 19
+    assert json.loads(out)["unchanged"] == KB_FILES
 
 
 def test_unreachable_server_is_one_clear_line(cli, tmp_path, monkeypatch):

@@ -87,3 +87,60 @@ def test_rag_eval_json(cli, kb_data, tmp_path):
     assert data["recall@5"] >= 2 / 3
     code, out, err = cli("eval", tmp_path / "missing.jsonl", "--data-dir", kb_data)
     assert code == 2 and "cannot read" in err
+
+
+LIMITS_PAGE = "email/mailbox-and-account-limits.md"
+
+
+def search_rows(cli, data, query):
+    code, out, err = cli("search", query, "--json", "-k", "20", "--data-dir", data)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_a_limit_question_lifts_the_limits_page_and_nothing_else(cli, kb_data, monkeypatch):
+    # The answer is a table row ("Devices signed in to the My Northwind app at once | 10") that reads nothing
+    # like the question; the intent "limits" links the question to the page titled "... limits".
+    question = "How many devices can use the app at the same time?"
+    lifted = search_rows(cli, kb_data, question)
+    assert lifted[0]["source"] == LIMITS_PAGE
+    monkeypatch.setenv("RAG_RETRIEVE_INTENT_WEIGHT", "0")
+    plain = {row["id"]: row["score"] for row in search_rows(cli, kb_data, question)}
+    shared = [row for row in lifted if row["id"] in plain]
+    assert any(row["source"] == LIMITS_PAGE for row in shared) and any(row["source"] != LIMITS_PAGE for row in shared)
+    for row in shared:
+        lift = 0.15 if row["source"] == LIMITS_PAGE else 0.0
+        assert math.isclose(row["score"] - plain[row["id"]], lift, abs_tol=2e-4), row
+
+
+def test_a_question_without_an_intent_is_ranked_as_before(cli, kb_data, monkeypatch):
+    question = "How do I reset my password?"
+    lifted = [(row["id"], row["score"]) for row in search_rows(cli, kb_data, question)]
+    monkeypatch.setenv("RAG_RETRIEVE_INTENT_WEIGHT", "0")
+    assert lifted == [(row["id"], row["score"]) for row in search_rows(cli, kb_data, question)]
+
+
+def test_intents_come_from_the_users_file(cli, kb_data, tmp_path, monkeypatch):
+    intents = tmp_path / "intents.toml"
+    intents.write_text(
+        "[[intent]]\nname = 'printing'\nquestion = '\\bprint'\ndocument = '\\bprinter\\b'\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("RAG_RETRIEVE_INTENTS_FILE", str(intents))
+    monkeypatch.setenv("RAG_RETRIEVE_INTENT_WEIGHT", "5")  # large enough to put the printer page first
+    assert (
+        search_rows(cli, kb_data, "why does it print blank pages?")[0]["source"] == "devices/printer-troubleshooting.md"
+    )
+    # The built-in limits intent is replaced, not added to.
+    rows = search_rows(cli, kb_data, "How many devices can use the app at the same time?")
+    assert all(row["score"] < 5 for row in rows)
+
+
+def test_a_broken_intents_file_is_one_clear_error(cli, kb_data, tmp_path, monkeypatch):
+    intents = tmp_path / "intents.toml"
+    intents.write_text("[[intent]]\nname = 'x'\nquestion = '(unclosed'\ndocument = 'y'\n", encoding="utf-8")
+    monkeypatch.setenv("RAG_RETRIEVE_INTENTS_FILE", str(intents))
+    code, _, err = cli("search", "anything", "--data-dir", kb_data)
+    assert code == 2 and "bad regular expression" in err and len(err.strip().splitlines()) == 1, err
+    monkeypatch.setenv("RAG_RETRIEVE_INTENTS_FILE", str(tmp_path / "missing.toml"))
+    code, _, err = cli("search", "anything", "--data-dir", kb_data)
+    assert code == 2 and "cannot read retrieve.intents_file" in err, err
