@@ -52,6 +52,9 @@ def main() -> None:
                 lex_cache[(query, k)] = base._lexical.search(query, k)
             return lex_cache[(query, k)]
 
+        def terms(self, texts):
+            return base._lexical.terms(texts)
+
         def scores(self, query):
             if query not in lex_cache:
                 lex_cache[query] = base._lexical.scores(query)
@@ -61,9 +64,10 @@ def main() -> None:
     configs = [dict(retriever="dense"), dict(retriever="bm25")]
     configs += [dict(retriever="hybrid", fusion="rrf", bm25_weight=w, lead_weight=0.0) for w in (0.5, 1.0)]
     configs += [
-        dict(retriever="hybrid", fusion="score", bm25_weight=w, lead_weight=g, intent_weight=i)
+        dict(retriever="hybrid", fusion="score", bm25_weight=w, lead_weight=g, title_weight=t, intent_weight=i)
         for w in (0.2, 0.3, 0.4)
         for g in (0.0, 0.2, 0.4, 0.6)
+        for t in (0.0, 0.05, 0.1, 0.2)
         for i in (0.0, 0.1, 0.15, 0.2, 0.3)
     ]
     from rag.retrieve import Retriever
@@ -74,7 +78,7 @@ def main() -> None:
         m = score(run_queries(queries, lambda q, r=r: r.documents(q, 10)))
         label = " ".join(f"{k}={v}" for k, v in config.items())
         print(
-            f"{label:<72} nDCG@10={m['ndcg@10']:.4f} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
+            f"{label:<90} nDCG@10={m['ndcg@10']:.4f} R@1={m['recall@1']:.3f} R@5={m['recall@5']:.3f} "
             f"MRR={m['mrr@10']:.4f}",
             flush=True,
         )

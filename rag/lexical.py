@@ -89,6 +89,10 @@ class BM25Index:
             return cls(None, [])
         return cls(bm25s.BM25.load(str(path), mmap=False), ids)
 
+    def terms(self, texts: list[str]) -> list[frozenset[str]]:
+        """The terms BM25 matches on (stemmed, stop words dropped) of each text."""
+        return [frozenset(t) for t in _tokenize(texts, self._stemmer)] if texts else []
+
     def scores(self, query: str) -> tuple[np.ndarray, dict[str, int]]:
         """BM25 score of every chunk for `query`, and where each chunk id sits in that array."""
         tokens = _tokenize([query], self._stemmer)[0] if self._ids else []

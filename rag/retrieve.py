@@ -39,6 +39,11 @@ class Hit:
         return label
 
     @property
+    def page_title(self) -> str:
+        """The document's title: its first heading, else its file name in words."""
+        return self.headings.split(" > ")[0] or self.title.replace("_", " ").replace("-", " ")
+
+    @property
     def answer(self) -> str:
         """For Q&A chunks, the answer part of the text."""
         if self.kind != "qa":
@@ -148,23 +153,57 @@ class Retriever:
             for chunk_id, hit in known.items():
                 keyword = float(bm25[position[chunk_id]]) / top if chunk_id in position else 0.0
                 fused[chunk_id] = hit.score + s.bm25_weight * keyword
-        if s.lead_weight and self._catalog is not None:
-            # Document-level evidence: how well the document's lead chunk (title and introduction) matches.
-            # It lifts the page that is about the question over pages that merely mention it.
-            lead = self._catalog.lead_vectors(self._embedder.info.name, {(h.folder, h.source) for h in known.values()})
-            for chunk_id, hit in known.items():
-                vec = lead.get((hit.folder, hit.source))
-                # A Q&A record stands alone: the first pair of a Q&A file says nothing about the others.
-                if vec is not None and hit.kind != "qa":
-                    fused[chunk_id] += s.lead_weight * float(np.dot(vec, vector))
-        patterns = document_patterns(self._intents, query)
-        if patterns:
-            # The question asks for a kind of page (e.g. a limit -> the quotas page): lift those documents.
-            for chunk_id, hit in known.items():
-                if any(p.search(document_title(hit.headings, hit.title)) for p in patterns):
-                    fused[chunk_id] += s.intent_weight
+        for evidence in (
+            self._lead(known, vector),
+            self._named_pages(known, query),
+            self._intended_pages(known, query),
+        ):
+            for chunk_id, lift in evidence.items():
+                fused[chunk_id] += lift
         ranked = sorted(fused, key=lambda i: -fused[i])
         return [replace(known[i], rank_score=fused[i]) for i in ranked]
+
+    # -- document-level evidence: each returns the lift of the chunks it applies to ----------------------
+    def _lead(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
+        """How well each document's lead chunk (title and introduction) matches: it lifts the page that is
+        about the question over pages that merely mention it."""
+        weight = self._settings.lead_weight
+        if not weight or self._catalog is None:
+            return {}
+        lead = self._catalog.lead_vectors(self._embedder.info.name, {(h.folder, h.source) for h in known.values()})
+        out = {}
+        for chunk_id, hit in known.items():
+            vec = lead.get((hit.folder, hit.source))
+            # A Q&A record stands alone: the first pair of a Q&A file says nothing about the others.
+            if vec is not None and hit.kind != "qa":
+                out[chunk_id] = weight * float(np.dot(vec, vector))
+        return out
+
+    def _named_pages(self, known: dict[str, Hit], query: str) -> dict[str, float]:
+        """A question that contains every term of a document's title names that page ("Can I associate a Git
+        repository with my SageMaker notebook instance?" -> "Associate Git Repositories with SageMaker Notebook
+        Instances"). Titles of fewer than three terms ("Amazon GuardDuty") are contained in too many questions."""
+        weight = self._settings.title_weight
+        if not weight or self._lexical is None:
+            return {}
+        asked = self._lexical.terms([query])[0]
+        titles = {h.id: h.page_title for h in known.values()}
+        distinct = sorted(set(titles.values()))
+        terms = self._lexical.terms(distinct)
+        named = {t for t, words in zip(distinct, terms, strict=True) if len(words) >= 3 and words <= asked}
+        return {chunk_id: weight for chunk_id, title in titles.items() if title in named}
+
+    def _intended_pages(self, known: dict[str, Hit], query: str) -> dict[str, float]:
+        """The question asks for a kind of page (a limit -> the quotas page): lift the documents of that kind."""
+        patterns = document_patterns(self._intents, query)
+        if not patterns:
+            return {}
+        weight = self._settings.intent_weight
+        return {
+            chunk_id: weight
+            for chunk_id, hit in known.items()
+            if any(p.search(document_title(hit.headings, hit.title)) for p in patterns)
+        }
 
     def _from_catalog(self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float]) -> list[Hit]:
         if not ids or self._catalog is None:

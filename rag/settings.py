@@ -66,6 +66,7 @@ class RetrieveSettings:
     bm25_weight: float = 0.3  # score fusion: weight of the normalised BM25 score; rrf: weight of its rank
     rrf_k: int = 60  # rrf fusion constant
     lead_weight: float = 0.4  # hybrid: weight of the question's cosine with each document's lead chunk
+    title_weight: float = 0.1  # hybrid: lift for documents whose title's terms all appear in the question
     intent_weight: float = 0.15  # hybrid: lift for documents of the kind a question asks for (0: off)
     intents_file: str = ""  # question intents (TOML); empty: the built-in rag/intents.toml
     min_score: float = 0.35  # best hit below this: the knowledge base has nothing on the question

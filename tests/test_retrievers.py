@@ -98,19 +98,25 @@ def search_rows(cli, data, query):
     return json.loads(out)
 
 
+def lifts(cli, data, monkeypatch, question, setting):
+    """Score change of each chunk between the default ranking and the ranking with `setting` = 0."""
+    monkeypatch.delenv(setting, raising=False)
+    default = search_rows(cli, data, question)
+    monkeypatch.setenv(setting, "0")
+    without = {row["id"]: row["score"] for row in search_rows(cli, data, question)}
+    monkeypatch.delenv(setting)
+    return [(row["source"], row["score"] - without[row["id"]]) for row in default if row["id"] in without]
+
+
 def test_a_limit_question_lifts_the_limits_page_and_nothing_else(cli, kb_data, monkeypatch):
     # The answer is a table row ("Devices signed in to the My Northwind app at once | 10") that reads nothing
     # like the question; the intent "limits" links the question to the page titled "... limits".
     question = "How many devices can use the app at the same time?"
-    lifted = search_rows(cli, kb_data, question)
-    assert lifted[0]["source"] == LIMITS_PAGE
-    monkeypatch.setenv("RAG_RETRIEVE_INTENT_WEIGHT", "0")
-    plain = {row["id"]: row["score"] for row in search_rows(cli, kb_data, question)}
-    shared = [row for row in lifted if row["id"] in plain]
-    assert any(row["source"] == LIMITS_PAGE for row in shared) and any(row["source"] != LIMITS_PAGE for row in shared)
-    for row in shared:
-        lift = 0.15 if row["source"] == LIMITS_PAGE else 0.0
-        assert math.isclose(row["score"] - plain[row["id"]], lift, abs_tol=2e-4), row
+    assert search_rows(cli, kb_data, question)[0]["source"] == LIMITS_PAGE
+    changes = lifts(cli, kb_data, monkeypatch, question, "RAG_RETRIEVE_INTENT_WEIGHT")
+    assert {source for source, _ in changes} > {LIMITS_PAGE}
+    for source, lift in changes:
+        assert math.isclose(lift, 0.15 if source == LIMITS_PAGE else 0.0, abs_tol=2e-4), (source, lift)
 
 
 def test_a_question_without_an_intent_is_ranked_as_before(cli, kb_data, monkeypatch):
@@ -144,3 +150,16 @@ def test_a_broken_intents_file_is_one_clear_error(cli, kb_data, tmp_path, monkey
     monkeypatch.setenv("RAG_RETRIEVE_INTENTS_FILE", str(tmp_path / "missing.toml"))
     code, _, err = cli("search", "anything", "--data-dir", kb_data)
     assert code == 2 and "cannot read retrieve.intents_file" in err, err
+
+
+def test_a_question_that_names_a_page_by_its_title_lifts_that_page(cli, kb_data, monkeypatch):
+    # Every term of the title "Laptop troubleshooting guide" is in the question.
+    question = "Does the laptop troubleshooting guide cover a battery that drains overnight?"
+    changes = lifts(cli, kb_data, monkeypatch, question, "RAG_RETRIEVE_TITLE_WEIGHT")
+    assert {source for source, _ in changes} > {"devices/laptop-troubleshooting.txt"}
+    for source, lift in changes:
+        expected = 0.1 if source == "devices/laptop-troubleshooting.txt" else 0.0
+        assert math.isclose(lift, expected, abs_tol=2e-4), (source, lift)
+    # A two-term title ("Printer troubleshooting") is in too many questions to mean anything.
+    changes = lifts(cli, kb_data, monkeypatch, "printer troubleshooting for paper jams", "RAG_RETRIEVE_TITLE_WEIGHT")
+    assert changes and all(math.isclose(lift, 0.0, abs_tol=2e-4) for _, lift in changes)
