@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from ingest.documents import ParsedDocument, QAPair, Section
+from ingest.table import table_text
 from rag.errors import InputError
 
 # unstructured pings an analytics host and prints a banner unless told not to.
@@ -250,6 +251,8 @@ def _walk_elements(elements: list, page: int | None, state: dict) -> None:
             continue
         if category == "ListItem":
             text = f"- {text}"
+        elif category == "Table" and element.metadata.text_as_html:
+            text = table_text(element.metadata.text_as_html) or text
         state["body"].append(text)
 
 

@@ -137,3 +137,31 @@ def test_markdown_lists_that_start_under_a_paragraph_stay_lists(tmp_path, chunke
     text = parsed.sections[0].text
     assert "- Listeners per load balancer: 50" in text and "- Security groups per load balancer: 5" in text
     assert "+ Listeners" not in text
+
+
+def test_tables_keep_their_columns(chunker):
+    chunks = chunks_of("email/mailbox-and-account-limits.md", chunker)
+    table = next(c for c in chunks if "Attachment size" in c.text)
+    lines = table.text.splitlines()
+    assert "Item | Home Basic | Home Plus and Business" in lines
+    assert "Attachment size, sending and receiving | 25 MB | 35 MB" in lines
+
+
+@pytest.mark.parametrize("suffix", [".md", ".html"])
+def test_a_long_table_repeats_its_header_in_every_chunk(tmp_path, chunker, suffix):
+    rows = [(f"Setting number {n} of the router admin page", f"{n * 7} seconds") for n in range(120)]
+    if suffix == ".md":
+        body = "| Setting | Default |\n| --- | --- |\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
+        text = f"# Router defaults\n\n{body}"
+    else:
+        cells = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows)
+        text = f"<html><body><h1>Router defaults</h1><table><tr><th>Setting</th><th>Default</th></tr>{cells}</table>"
+        text += "</body></html>"
+    path = tmp_path / f"defaults{suffix}"
+    path.write_text(text, encoding="utf-8")
+    chunks = chunker.chunk(parse_file(path, path.name), "t")
+    with_rows = [c for c in chunks if "Setting number" in c.text]
+    assert len(with_rows) > 1
+    assert all("Setting | Default" in c.text.splitlines() for c in with_rows)
+    found = {line for c in with_rows for line in c.text.splitlines() if line.startswith("Setting number")}
+    assert found == {f"{a} | {b}" for a, b in rows}  # every row, whole, somewhere

@@ -111,7 +111,7 @@ def lifts(cli, data, monkeypatch, question, setting):
 def test_a_limit_question_lifts_the_limits_page_and_nothing_else(cli, kb_data, monkeypatch):
     # The answer is a table row ("Devices signed in to the My Northwind app at once | 10") that reads nothing
     # like the question; the intent "limits" links the question to the page titled "... limits".
-    question = "How many devices can use the app at the same time?"
+    question = "How many devices can be signed in to the app at once?"
     assert search_rows(cli, kb_data, question)[0]["source"] == LIMITS_PAGE
     changes = lifts(cli, kb_data, monkeypatch, question, "RAG_RETRIEVE_INTENT_WEIGHT")
     assert {source for source, _ in changes} > {LIMITS_PAGE}
