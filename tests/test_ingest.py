@@ -110,3 +110,20 @@ def test_status_and_ingest_json(cli, docs, tmp_path):
     assert status["documents"] == 3 and status["chunks"] == summary["chunks"]
     assert status["embedder"] == "local:all-MiniLM-L6-v2"  # recorded by the ingest that filled the index
     assert status["folders"][0]["failed"][0]["path"] == "broken.pdf"
+
+
+def test_search_breadth_is_set_on_new_and_older_collections(docs, tmp_path, embedder):
+    import chromadb
+
+    def ef_search(data):
+        client = chromadb.PersistentClient(str(data / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
+        return client.get_collection("rag", embedding_function=None).configuration_json["hnsw"]["ef_search"]
+
+    data = tmp_path / "data"
+    settings = load_settings(environ={"RAG_STORE_EF_SEARCH": "150"}, overrides={"data_dir": str(data)})
+    ingest_folder(settings, docs, embedder)
+    assert ef_search(data) == 150
+    # An index made with another breadth (an older version: Chroma's 100) is brought up to the setting by
+    # the next ingest, even one with nothing to do.
+    run(docs, data, embedder)
+    assert ef_search(data) == load_settings(environ={}).store.ef_search != 150
