@@ -83,21 +83,43 @@ def _terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
+def _units(body: str) -> list[tuple[str, str]]:
+    """(text, table header) per sentence, and per row of a table block (rows are "cell | cell" lines)."""
+    units: list[tuple[str, str]] = []
+    for block in body.split("\n\n"):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        # Rows whose last cells are empty have no " | " left, so most rows, not all, carry one.
+        if len(lines) > 1 and " | " in lines[0] and 2 * sum(" | " in line for line in lines) >= len(lines):
+            units.extend((row, lines[0]) for row in lines[1:])
+            continue
+        units.extend((s.strip(), "") for s in re.split(r"(?<=[.!?])\s+|\n+", block) if len(s.strip()) > 2)
+    return units
+
+
 def extractive_answer(question: str, hits: list[Hit], max_sentences: int = 4) -> str:
-    """Quote the retrieved Q&A answers and the passage sentences that share most words with the question."""
+    """Quote the retrieved Q&A answers, and the passage sentences and table rows that share most words with
+    the question (a row with its table's header, so its numbers keep their column names)."""
     wanted = _terms(question)
-    lines = [EXTRACTIVE_LABEL, ""]
+    quotes = []
     for n, hit in enumerate(hits, 1):
         if hit.kind == "qa":
-            lines.append(f"[{n}] {hit.answer.strip()}")
+            quotes.append(f"[{n}] {hit.answer.strip()}")
             continue
         body = hit.text.split("\n\n", 1)[1] if "\n\n" in hit.text and hit.headings else hit.text
-        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", body) if len(s.strip()) > 2]
-        ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & _terms(sentences[i])), i))
-        keep = sorted(ranked[:max_sentences])
-        if keep:
-            lines.append(f"[{n}] " + " ".join(sentences[i] for i in keep))
-    return "\n\n".join([lines[0]] + lines[2:])
+        units = _units(body)
+        overlap = [len(wanted & _terms(text)) for text, _ in units]
+        ranked = sorted(range(len(units)), key=lambda i: (-overlap[i], i))
+        # A table row that shares no word with the question is noise, whatever its rank.
+        keep = sorted(i for i in ranked[:max_sentences] if overlap[i] or not units[i][1])
+        prose = " ".join(units[i][0] for i in keep if not units[i][1])
+        tables: dict[str, list[str]] = {}
+        for i in keep:
+            if units[i][1]:
+                tables.setdefault(units[i][1], []).append(units[i][0])
+        parts = ([prose] if prose else []) + ["\n".join([header, *rows]) for header, rows in tables.items()]
+        if parts:
+            quotes.append(f"[{n}] " + "\n".join(parts))
+    return "\n\n".join([EXTRACTIVE_LABEL, *quotes])
 
 
 def ask(

@@ -95,6 +95,14 @@ def test_without_a_chat_model_the_answer_is_extractive_and_labelled(cli, kb_data
     assert data["model"] == "extractive" and data["sources"][0]["source"] == "billing/billing-and-invoices.md"
 
 
+def test_an_extractive_answer_quotes_a_table_row_under_its_header(cli, kb_data, monkeypatch):
+    monkeypatch.setenv("RAG_DATA_DIR", str(kb_data))
+    code, out, err = cli("ask", "What is the biggest attachment I can send on Home Plus?")
+    assert code == 0, err
+    assert "Item | Home Basic | Home Plus and Business\nAttachment size, sending and receiving | 25 MB | 35 MB" in out
+    assert "Junk folder retention" not in out  # rows that share no word with the question stay out
+
+
 def test_unrelated_questions_are_not_answered_from_unrelated_context(cli, chat_env):
     code, out, _ = cli("ask", "What is the boiling point of tungsten?", "--json")
     assert code == 0
