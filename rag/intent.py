@@ -52,8 +52,3 @@ def load_intents(path: str = "") -> tuple[Intent, ...]:
 def document_patterns(intents: tuple[Intent, ...], question: str) -> tuple[re.Pattern[str], ...]:
     """Document-title patterns of the intents this question shows."""
     return tuple(i.document for i in intents if i.question.search(question))
-
-
-def document_title(headings: str, file_title: str) -> str:
-    """What an intent is matched against: the document's first heading and its file name in words."""
-    return f"{headings.split(' > ')[0]} {file_title.replace('_', ' ').replace('-', ' ')}"

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.embed import Embedder
-from rag.intent import document_patterns, document_title, load_intents
+from rag.intent import document_patterns, load_intents
 from rag.lexical import BM25Index
 from rag.settings import RetrieveSettings
 from rag.store import StoredChunk, VectorStore
@@ -39,9 +39,18 @@ class Hit:
         return label
 
     @property
+    def first_heading(self) -> str:
+        return self.headings.split(" > ")[0]
+
+    @property
+    def file_words(self) -> str:
+        """The file name as words: "load-balancer-limits" -> "load balancer limits"."""
+        return self.title.replace("_", " ").replace("-", " ")
+
+    @property
     def page_title(self) -> str:
         """The document's title: its first heading, else its file name in words."""
-        return self.headings.split(" > ")[0] or self.title.replace("_", " ").replace("-", " ")
+        return self.first_heading or self.file_words
 
     @property
     def answer(self) -> str:
@@ -202,7 +211,8 @@ class Retriever:
         return {
             chunk_id: weight
             for chunk_id, hit in known.items()
-            if any(p.search(document_title(hit.headings, hit.title)) for p in patterns)
+            # Both names of the document: a quotas page may say so in its heading or only in its file name.
+            if any(p.search(f"{hit.first_heading} {hit.file_words}") for p in patterns)
         }
 
     def _from_catalog(self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float]) -> list[Hit]:
