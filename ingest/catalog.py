@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from ingest.documents import Chunk
+from ingest.kept import LOW_KEPT
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
     folder TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
-    chunks INTEGER NOT NULL, ingested_at REAL NOT NULL, PRIMARY KEY(folder, path));
+    chunks INTEGER NOT NULL, ingested_at REAL NOT NULL, kept REAL, notes TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY(folder, path));
 CREATE TABLE IF NOT EXISTS chunks(
     id TEXT PRIMARY KEY, folder TEXT NOT NULL, path TEXT NOT NULL, idx INTEGER NOT NULL,
     text TEXT NOT NULL, hash TEXT NOT NULL, meta TEXT NOT NULL);
@@ -80,6 +82,10 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
+        if "kept" not in columns:  # catalogs written before the kept ratio
+            self._db.execute("ALTER TABLE files ADD COLUMN kept REAL")
+            self._db.execute("ALTER TABLE files ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         self._db.close()
@@ -147,13 +153,14 @@ class Catalog:
         self,
         folder: str,
         model: str,
-        files: Sequence[tuple[str, str, int, list[Chunk], str]],
+        files: Sequence[tuple[str, str, int, list[Chunk], str, float | None, Sequence[str]]],
         vectors: dict[str, np.ndarray],
     ) -> None:
-        """Replace the chunks of each (path, hash, size, chunks, title) atomically, with their vectors."""
+        """Replace the chunks of each (path, hash, size, chunks, title, kept ratio, notes) atomically, with
+        their vectors."""
         now = time.time()
         with self._transaction():
-            for path, digest, size, chunks, title in files:
+            for path, digest, size, chunks, title, kept, notes in files:
                 self._db.execute("DELETE FROM chunks WHERE folder=? AND path=?", (folder, path))
                 self._db.executemany(
                     "INSERT OR REPLACE INTO chunks(id, folder, path, idx, text, hash, meta) VALUES(?,?,?,?,?,?,?)",
@@ -171,8 +178,9 @@ class Catalog:
                     ],
                 )
                 self._db.execute(
-                    "INSERT OR REPLACE INTO files(folder, path, hash, size, chunks, ingested_at) VALUES(?,?,?,?,?,?)",
-                    (folder, path, digest, size, len(chunks), now),
+                    "INSERT OR REPLACE INTO files(folder, path, hash, size, chunks, ingested_at, kept, notes) "
+                    "VALUES(?,?,?,?,?,?,?,?)",
+                    (folder, path, digest, size, len(chunks), now, kept, json.dumps(list(notes))),
                 )
                 self._db.execute("DELETE FROM failures WHERE folder=? AND path=?", (folder, path))
             self._db.executemany(
@@ -227,13 +235,26 @@ class Catalog:
             "SELECT folder, last_ingest, summary FROM folders ORDER BY folder"
         ):
             docs, chunks = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM files WHERE folder=?", (folder,)
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM files WHERE folder=? AND chunks > 0", (folder,)
             ).fetchone()
             failed = [
                 {"path": p, "reason": r}
                 for p, r in self._db.execute(
                     "SELECT path, reason FROM failures WHERE folder=? ORDER BY path", (folder,)
                 )
+            ]
+            low_kept = [
+                {"path": p, "kept": round(k, 3)}
+                for p, k in self._db.execute(
+                    "SELECT path, kept FROM files WHERE folder=? AND kept < ? ORDER BY kept", (folder, LOW_KEPT)
+                )
+            ]
+            notes = [
+                {"path": p, "note": n}
+                for p, raw in self._db.execute(
+                    "SELECT path, notes FROM files WHERE folder=? AND notes != '[]' ORDER BY path", (folder,)
+                )
+                for n in json.loads(raw)
             ]
             folders.append(
                 {
@@ -243,9 +264,11 @@ class Catalog:
                     "last_ingest": last,
                     "last_summary": json.loads(summary),
                     "failed": failed,
+                    "low_kept": low_kept,
+                    "notes": notes,
                 }
             )
-        documents = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        documents = self._db.execute("SELECT COUNT(*) FROM files WHERE chunks > 0").fetchone()[0]
         chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return {"documents": documents, "chunks": chunks, "folders": folders}
 

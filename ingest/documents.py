@@ -28,6 +28,8 @@ class ParsedDocument:
     title: str
     sections: tuple[Section, ...]
     qa: tuple[QAPair, ...]
+    notes: tuple[str, ...] = ()  # what parsing refused or could not find (an include outside the folder)
+    reference: str = ""  # the file's words with markup removed: what the kept ratio is measured against
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Every document format goes through `unstructured`; PDFs are read page by page with pdfminer.six (light and
 page-aware; `unstructured[pdf]` pulls torch) and each page's text is partitioned by unstructured.
-reStructuredText is rendered to HTML with docutils (unstructured's own path needs a 150 MB pandoc).
-Prompt/completion JSONL files become Q&A pairs directly.
+reStructuredText is rendered to HTML with docutils and Sphinx's directives and roles (`ingest/rest.py`;
+unstructured's own path needs a 150 MB pandoc). MkDocs/Docusaurus Markdown is brought back to plain Markdown
+first (`ingest/markdown.py`). Prompt/completion JSONL files become Q&A pairs directly.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest import kept, markdown, rest
 from ingest.documents import ParsedDocument, QAPair, Section
 from ingest.table import table_text
 from rag.errors import InputError
@@ -35,6 +38,10 @@ _QA_KEYS = (("prompt", "completion"), ("question", "answer"), ("input", "output"
 
 class ParseError(InputError):
     """One file could not be parsed; ingestion skips it and reports the reason."""
+
+
+class NoContent(ParseError):
+    """A well-formed file with nothing to index (a table of contents, headings only): skipped, not failed."""
 
 
 def read_text(path: Path) -> str:
@@ -93,31 +100,53 @@ def _qa_from_jsonl(text: str) -> list[QAPair]:
     return pairs
 
 
-def _partition(path: Path, suffix: str) -> list:
+@dataclass
+class _Source:
+    """What the format-specific readers hand to the element walk."""
+
+    elements: list
+    reference: str = ""  # the file's words with markup removed (for the kept ratio); "" -> element text
+    title: str = ""  # from front matter
+    notes: list[str] = field(default_factory=list)
+
+
+def _partition(path: Path, suffix: str, root: Path) -> _Source:
     if suffix in {".md", ".markdown"}:
         from unstructured.partition.md import partition_md
 
-        return partition_md(text=_separate_lists(read_text(path)), languages=_LANGUAGES)
+        raw = read_text(path)
+        page = markdown.normalise(raw)
+        elements = partition_md(text=_separate_lists(page.text), languages=_LANGUAGES)
+        return _Source(elements, kept.markdown_plain(raw), page.title)
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
-        return partition_html(text=read_text(path), languages=_LANGUAGES)
+        raw = read_text(path)
+        return _Source(partition_html(text=_unwrap_html(raw), languages=_LANGUAGES), kept.html_plain(raw))
     if suffix in {".txt", ".text"}:
-        return _text_elements(read_text(path))
+        raw = read_text(path)
+        return _Source(_text_elements(raw), raw)
     if suffix == ".rst":
-        from docutils.core import publish_string
         from unstructured.partition.html import partition_html
 
-        html = publish_string(
-            read_text(path), writer="html5", settings_overrides={"report_level": 5, "halt_level": 5}
-        ).decode("utf-8")
-        return partition_html(text=html, languages=_LANGUAGES)
+        raw = read_text(path)
+        html, notes = rest.to_html(raw, path, root)
+        return _Source(partition_html(text=html, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx
 
         with path.open("rb") as handle:
-            return partition_docx(file=io.BytesIO(handle.read()), languages=_LANGUAGES)
+            return _Source(partition_docx(file=io.BytesIO(handle.read()), languages=_LANGUAGES))
     raise ParseError(f"unsupported file type {suffix}")
+
+
+# unstructured drops the text of <details> (collapsible admonitions of MkDocs sites) and <figcaption>.
+_UNWRAP = {"details": "div", "summary": "p", "figcaption": "p"}
+_UNWRAP_TAG = re.compile(r"<(/?)(details|summary|figcaption)\b[^>]*>", re.I)
+
+
+def _unwrap_html(html: str) -> str:
+    return _UNWRAP_TAG.sub(lambda m: f"<{m[1]}{_UNWRAP[m[2].lower()]}>", html)
 
 
 _LIST_ITEM = re.compile(r"^\s{0,3}([-+*]|\d{1,9}[.)])\s+\S")
@@ -226,6 +255,7 @@ def _is_question(text: str) -> bool:
 
 def _walk_elements(elements: list, page: int | None, state: dict) -> None:
     """Fold unstructured elements into sections under a heading stack; FAQ headings become Q&A pairs."""
+    stack: list[tuple[int, str]] = state["stack"]  # (depth, heading), outermost first
     for element in elements:
         text = (element.text or "").strip()
         if not text:
@@ -235,19 +265,22 @@ def _walk_elements(elements: list, page: int | None, state: dict) -> None:
             depth = element.metadata.category_depth
             depth = 0 if depth is None else int(depth)
             _flush(state, page)
-            stack: list[str] = state["stack"]
-            del stack[depth:]
-            stack.append(text)
+            # A heading closes every open heading at its level or deeper: siblings never nest.
+            while stack and stack[-1][0] >= depth:
+                stack.pop()
+            stack.append((depth, text))
+            state["headings"].append(text)
             continue
         if category in {"Header", "Footer", "PageNumber", "PageBreak"}:
             continue
-        in_faq = any("faq" in h.lower() or "frequently asked" in h.lower() for h in state["stack"])
+        state["text"].append(text)
+        in_faq = any("faq" in h.lower() or "frequently asked" in h.lower() for _, h in stack)
         if in_faq and _is_question(text) and category != "ListItem":
             # A question written as a paragraph inside an FAQ section (plain text files, PDFs).
             _flush(state, page)
-            if state["stack"] and _is_question(state["stack"][-1]):
-                state["stack"].pop()
-            state["stack"].append(text)
+            if stack and _is_question(stack[-1][1]):
+                stack.pop()
+            stack.append((stack[-1][0] + 1 if stack else 0, text))
             continue
         if category == "ListItem":
             text = f"- {text}"
@@ -261,15 +294,15 @@ def _flush(state: dict, page: int | None) -> None:
     state["body"] = []
     if not body:
         return
-    headings = tuple(state["stack"])
+    headings = tuple(h for _, h in state["stack"])
     if headings and _is_question(headings[-1]):
         state["qa"].append(QAPair(headings[-1], body, headings[:-1], page))
     else:
         state["sections"].append(Section(headings, body, page))
 
 
-def parse_file(path: Path, source: str) -> ParsedDocument:
-    """Parse `path`; `source` is its path relative to the ingested folder."""
+def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocument:
+    """Parse `path`; `source` is its path relative to the ingested folder `root` (includes stay inside it)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise ParseError(f"unsupported file type {suffix or '(none)'}")
@@ -277,22 +310,30 @@ def parse_file(path: Path, source: str) -> ParsedDocument:
         pairs = _qa_from_jsonl(read_text(path))
         if not pairs:
             raise ParseError("no question/answer pairs")
-        return ParsedDocument(source, Path(source).stem, (), tuple(pairs))
-    state: dict = {"stack": [], "body": [], "sections": [], "qa": []}
+        reference = "\n".join(f"{p.question}\n{p.answer}" for p in pairs)
+        return ParsedDocument(source, Path(source).stem, (), tuple(pairs), reference=reference)
+    state: dict = {"stack": [], "body": [], "sections": [], "qa": [], "headings": [], "text": []}
+    parsed = _Source([])
     try:
         if suffix == ".pdf":
             for number, elements in _pdf_pages(path):
                 _walk_elements(elements, number, state)
                 _flush(state, number)
         else:
-            _walk_elements(_partition(path, suffix), None, state)
+            parsed = _partition(path, suffix, root or path.parent)
+            _walk_elements(parsed.elements, None, state)
             _flush(state, None)
     except ParseError:
         raise
     except Exception as exc:  # a damaged file must not stop the run: report it, skip it
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise ParseError(f"cannot parse {suffix[1:]} file: {detail}") from None
+    reference = parsed.reference or "\n".join(state["headings"] + state["text"])
     if not state["sections"] and not state["qa"]:
+        all_words = kept.words(reference)
+        body_words = all_words - kept.words(" ".join(state["headings"]))
+        if all_words and sum(body_words.values()) < 3:
+            raise NoContent("no content (headings or a table of contents only)")
         raise ParseError("no text found")
-    title = next((s.headings[0] for s in state["sections"] if s.headings), Path(source).stem)
-    return ParsedDocument(source, title, tuple(state["sections"]), tuple(state["qa"]))
+    title = parsed.title or next(iter(state["headings"]), "") or Path(source).stem
+    return ParsedDocument(source, title, tuple(state["sections"]), tuple(state["qa"]), tuple(parsed.notes), reference)

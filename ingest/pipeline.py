@@ -23,7 +23,8 @@ import numpy as np
 from ingest.catalog import Catalog, chunk_metadata
 from ingest.chunk import Chunker
 from ingest.documents import Chunk
-from ingest.parse import SUPPORTED, ParseError, parse_file
+from ingest.kept import LOW_KEPT, kept_ratio
+from ingest.parse import SUPPORTED, NoContent, ParseError, parse_file
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
 from rag.errors import BusyError, InputError
@@ -31,7 +32,7 @@ from rag.lexical import BM25Index
 from rag.settings import Settings
 from rag.store import ChromaStore
 
-PIPELINE_VERSION = "6"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
+PIPELINE_VERSION = "7"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class IngestReport:
     embedded: int  # chunks actually sent to the embedder (cache misses)
     seconds: float
     dry_run: bool = False
+    low_kept: tuple[tuple[str, float], ...] = ()  # files of this run whose chunks keep < 80 % of their words
+    notes: tuple[tuple[str, str], ...] = ()  # what parsing refused or missed (an include outside the folder)
 
     def as_json(self) -> dict:
         return {
@@ -65,6 +68,8 @@ class IngestReport:
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "seconds": round(self.seconds, 3),
             "dry_run": self.dry_run,
+            "low_kept": [{"path": p, "kept": round(k, 3)} for p, k in self.low_kept],
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
         }
 
 
@@ -76,6 +81,9 @@ class _Prepared:
     chunks: list[Chunk] = field(default_factory=list)
     title: str = ""
     error: str = ""
+    skip: str = ""  # a well-formed file with nothing to index: recorded with no chunks, listed as skipped
+    kept: float | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,9 @@ def _hash_file(path: Path, limit_bytes: int, salt: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _prepare(found: FoundFile, known: dict, key: str, chunker: Chunker, limit: int, salt: str) -> _Prepared | None:
+def _prepare(
+    found: FoundFile, known: dict, key: str, chunker: Chunker, limit: int, salt: str, root: Path
+) -> _Prepared | None:
     try:
         digest, size = _hash_file(found.path, limit, salt)
     except ParseError as exc:
@@ -145,11 +155,15 @@ def _prepare(found: FoundFile, known: dict, key: str, chunker: Chunker, limit: i
         prepared.error = "empty file"
         return prepared
     try:
-        doc = parse_file(found.path, found.source)
+        doc = parse_file(found.path, found.source, root)
         prepared.chunks = chunker.chunk(doc, key)
         prepared.title = doc.title
+        prepared.notes = doc.notes
+        prepared.kept = kept_ratio(doc.reference, [c.text for c in prepared.chunks])
         if not prepared.chunks:
             prepared.error = "no text found"
+    except NoContent as exc:
+        prepared.skip = str(exc)
     except ParseError as exc:
         prepared.error = str(exc)
     except OSError as exc:
@@ -317,6 +331,9 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
     added: list[str] = []
     updated: list[str] = []
     failed: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = list(walk.skipped)
+    low_kept: list[tuple[str, float]] = []
+    notes: list[tuple[str, str]] = []
     unchanged = 0
     written = 0
     embedded = 0
@@ -338,22 +355,26 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         vectors_by_hash = {**cache, **fresh}
         old_ids = {p.found.source: catalog.file_chunk_ids(key, p.found.source) for p in pending}
         catalog.commit_files(
-            key, model, [(p.found.source, p.digest, p.size, p.chunks, p.title) for p in pending], fresh
+            key,
+            model,
+            [(p.found.source, p.digest, p.size, p.chunks, p.title, p.kept, p.notes) for p in pending],
+            fresh,
         )
         stale = set().union(*old_ids.values()) - {c.id for c in all_chunks}
         if stale:
             store.delete(sorted(stale))
-        store.upsert(
-            [c.id for c in all_chunks],
-            np.stack([vectors_by_hash[c.content_hash] for c in all_chunks]),
-            [c.text for c in all_chunks],
-            [chunk_metadata(c, key, p.title) for p in pending for c in p.chunks],
-        )
+        if all_chunks:
+            store.upsert(
+                [c.id for c in all_chunks],
+                np.stack([vectors_by_hash[c.content_hash] for c in all_chunks]),
+                [c.text for c in all_chunks],
+                [chunk_metadata(c, key, p.title) for p in pending for c in p.chunks],
+            )
         written += len(all_chunks)
         pending.clear()
 
     salt = _salt(settings, embedder)
-    items = (_prepare(f, known, key, chunker, limit, salt) for f in walk.files)
+    items = (_prepare(f, known, key, chunker, limit, salt, folder) for f in walk.files)
     for prepared in _prefetch(items):
         done_files += 1
         if prepared is None:
@@ -361,7 +382,14 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         elif prepared.error:
             failed.append((prepared.found.source, prepared.error))
         else:
-            (updated if prepared.found.source in known else added).append(prepared.found.source)
+            source = prepared.found.source
+            if prepared.skip:
+                skipped.append((source, prepared.skip))
+            else:
+                (updated if source in known else added).append(source)
+            if prepared.kept is not None and prepared.kept < LOW_KEPT:
+                low_kept.append((source, prepared.kept))
+            notes += [(source, note) for note in prepared.notes]
             pending.append(prepared)
             if sum(len(p.chunks) for p in pending) >= settings.ingest.batch_chunks:
                 flush()
@@ -383,11 +411,13 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         unchanged,
         removed,
         tuple(failed),
-        walk.skipped,
+        tuple(skipped),
         written,
         total,
         embedded,
         seconds,
+        low_kept=tuple(low_kept),
+        notes=tuple(notes),
     )
     catalog.record_run(key, report.as_json(), failed)
     return report

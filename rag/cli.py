@@ -136,6 +136,10 @@ def _print_ingest_report(report) -> None:
         print(f"  failed: {path}: {reason}")
     for path, reason in report.skipped:
         print(f"  skipped: {path}: {reason}")
+    for path, note in report.notes:
+        print(f"  note: {path}: {note}")
+    for path, kept in report.low_kept:
+        print(f"  kept {kept:.0%} of its words: {path} (check its markup; `rag status` lists these)")
 
 
 def cmd_search(args, settings) -> int:
@@ -255,6 +259,10 @@ def cmd_status(args, settings) -> int:
         print(f"  {f['folder']}: {f['documents']} documents, {f['chunks']} chunks, last ingest {when}")
         for fail in f["failed"]:
             print(f"    failed last time: {fail['path']}: {fail['reason']}")
+        for low in f["low_kept"]:
+            print(f"    kept {low['kept']:.0%} of its words: {low['path']}")
+        for note in f["notes"]:
+            print(f"    note: {note['path']}: {note['note']}")
     return 0
 
 

@@ -1,0 +1,160 @@
+"""Markdown as MkDocs and Docusaurus sites write it, brought back to plain Markdown before unstructured reads it.
+
+Docs sites extend Markdown: front matter holds the page title and description; admonitions (`!!! note`,
+`??? tip`, `:::warning`), tabs (`=== "TOML"`, `<Tabs><TabItem label=…>`), attribute lists (`{: #anchor }`),
+MDX imports and JSX components. A plain Markdown reader shows their markers as text, and MkDocs' indented
+admonition and tab bodies become code blocks. Here every marker is removed, every body kept (dedented), and
+a title or label is kept as a line of its own, so every word the author wrote reaches the index.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+# MkDocs admonitions / collapsible blocks and pymdownx tabs: a marker line, then a body indented 4 spaces.
+_MKDOCS_BLOCK = re.compile(
+    r'^(?P<indent>\s*)(?:(?:!!!|\?\?\?\+?)\s+[\w-]+(?:\s+[\w-]+)*|===\+?)\s*(?:"(?P<title>[^"]*)")?\s*$'
+)
+# Docusaurus admonitions: `:::note`, `:::tip Title`, `:::info[Title]`, closed by `:::` (3 or more colons).
+_COLON_OPEN = re.compile(
+    r"^\s*:{3,}\s*[A-Za-z][\w-]*(?:\[(?P<bracket>[^\]]*)\]|\s+(?P<title>.+?))?\s*(?:\{[^}]*\})?\s*$"
+)
+_COLON_CLOSE = re.compile(r"^\s*:{3,}\s*$")
+# pymdownx "blocks" syntax: `/// note | Title` ... `///`.
+_SLASH_OPEN = re.compile(r"^\s*/{3,}\s*[\w-]+(?:\s*\|\s*(?P<title>.*?))?\s*$")
+_SLASH_CLOSE = re.compile(r"^\s*/{3,}\s*$")
+_ATTR_LIST = re.compile(r"\s*\{:?\s*(?:[#.][\w:-]+|[\w-]+=\S+)(?:\s+(?:[#.][\w:-]+|[\w-]+=\S+))*\s*\}\s*$")
+_MDX_STATEMENT = re.compile(r"^(import\s.+\sfrom\s|import\s+['\"]|export\s+(default\s+|const\s+|function\s+))")
+_JSX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
+# A JSX component (capitalised name): `<Tabs>`, `</TabItem>`, `<NavPath path="A > B" />`.
+_JSX_TAG = re.compile(r"</?([A-Z][\w.]*)((?:\s+[\w-]+(?:=(?:\"[^\"]*\"|'[^']*'|\{[^{}]*\}))?)*)\s*/?>")
+_JSX_ATTR = re.compile(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)')")
+_SHOWN_ATTRS = ("label", "title", "question", "path")  # attributes a component shows to the reader
+# HTML wrappers that open a raw-HTML block: Markdown inside `<details>` or `<div>` would stay unparsed text.
+_HTML_WRAPPER = re.compile(r"</?(?:details|summary|div|section|article|center|figure|figcaption|p)\b[^>]*>", re.I)
+
+
+@dataclass(frozen=True)
+class Markdown:
+    text: str  # plain Markdown, markers removed
+    title: str = ""  # from front matter
+    description: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def front_matter(text: str) -> tuple[dict, str]:
+    """YAML (`---`) or TOML (`+++`) front matter at the very top: (its keys, the text after it)."""
+    for fence, kind in (("---", "yaml"), ("+++", "toml")):
+        if not text.startswith(fence + "\n") and not text.startswith(fence + "\r\n"):
+            continue
+        end = re.search(rf"^{re.escape(fence)}\s*$", text[len(fence) + 1 :], re.M)
+        if not end:
+            return {}, text
+        raw = text[len(fence) + 1 : len(fence) + 1 + end.start()]
+        rest = text[len(fence) + 1 + end.end() :]
+        return _load_meta(raw, kind), rest.lstrip("\r\n")
+    return {}, text
+
+
+def _load_meta(raw: str, kind: str) -> dict:
+    try:
+        if kind == "toml":
+            data = tomllib.loads(raw)
+        else:
+            import yaml
+
+            data = yaml.safe_load(raw)
+    except Exception:  # malformed front matter: fall back to `key: value` lines
+        data = dict(m.groups() for m in re.finditer(r"^(\w[\w-]*)\s*[:=]\s*(.+?)\s*$", raw, re.M))
+    return data if isinstance(data, dict) else {}
+
+
+def _meta_text(meta: dict, key: str) -> str:
+    value = meta.get(key)
+    return " ".join(str(value).split()).strip("\"'") if isinstance(value, str | int | float) else ""
+
+
+def _jsx(match: re.Match[str]) -> str:
+    """A component tag becomes the words it shows (its label, title or path), or nothing."""
+    attrs = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _JSX_ATTR.finditer(match[2])}
+    if match[0].startswith("</"):
+        return ""
+    shown = next((attrs[a] for a in _SHOWN_ATTRS if attrs.get(a)), "")
+    if not shown and match[1] == "TabItem":
+        shown = attrs.get("value", "")
+    return shown
+
+
+def normalise(text: str) -> Markdown:
+    """Front matter out, docs-site extensions resolved to plain Markdown."""
+    meta, body = front_matter(text.replace("\r\n", "\n"))
+    title, description = _meta_text(meta, "title"), _meta_text(meta, "description")
+    body = _JSX_COMMENT.sub("", body)
+    lines = _resolve_blocks(body.split("\n"))
+    body = "\n".join(lines)
+    if title and not re.search(r"^#\s+\S", body, re.M):
+        # Docusaurus and MkDocs show the front-matter title as the page's heading.
+        lead = f"# {title}\n\n" + (f"{description}\n\n" if description else "")
+        body = lead + body
+    elif description:
+        body = _after_first_heading(body, description)
+    return Markdown(body, title, description, meta)
+
+
+def _after_first_heading(body: str, description: str) -> str:
+    match = re.search(r"^#\s+.*$", body, re.M)
+    if not match:
+        return f"{description}\n\n{body}"
+    return f"{body[: match.end()]}\n\n{description}\n{body[match.end() :]}"
+
+
+def _resolve_blocks(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    fenced = False
+    levels: list[int] = []  # indent of the body of each open MkDocs block (admonition or tab), innermost last
+    for raw in lines:
+        if levels and raw.strip():
+            indent = len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip(" "))
+            while levels and indent < levels[-1]:  # a line indented less than a block's body closes it
+                levels.pop()
+        line = _dedent(raw, levels[-1] if levels else 0)
+        if _FENCE.match(line):
+            fenced = not fenced
+        if fenced or _FENCE.match(line):
+            out.append(line)
+            continue
+        block = _MKDOCS_BLOCK.match(line)
+        if block:
+            out += ["", block.group("title"), ""] if block.group("title") else [""]
+            levels.append((levels[-1] if levels else 0) + len(block.group("indent").expandtabs(4)) + 4)
+            continue
+        opened = _COLON_OPEN.match(line) or _SLASH_OPEN.match(line)
+        if _COLON_CLOSE.match(line) or _SLASH_CLOSE.match(line):
+            out.append("")
+            continue
+        if opened:
+            title = (opened.groupdict().get("bracket") or opened.group("title") or "").strip()
+            out += ["", title, ""] if title else [""]
+            continue
+        if _MDX_STATEMENT.match(line):
+            continue
+        line = _ATTR_LIST.sub("", line)
+        if _HTML_WRAPPER.match(line.lstrip()):
+            line = f"\n{_HTML_WRAPPER.sub('', line).strip()}\n"
+        if _JSX_TAG.search(line):
+            shown = _JSX_TAG.sub(_jsx, line)
+            # A line of component tags alone stands as a paragraph of what they show (a tab's label).
+            line = f"\n{shown.strip()}\n" if not _JSX_TAG.sub("", line).strip() else shown
+        out.append(line)
+    return out
+
+
+def _dedent(line: str, width: int) -> str:
+    if not width:
+        return line
+    expanded = line.expandtabs(4)
+    leading = len(expanded) - len(expanded.lstrip(" "))
+    return expanded[min(width, leading) :]

@@ -1,0 +1,215 @@
+"""Docs sites as their authors write them: Sphinx reST, MkDocs and Docusaurus Markdown keep every word.
+
+Small fixtures (tests/fixtures/sites) use the constructs a plain reader loses: Sphinx directives and roles,
+includes, admonitions, tabs, front matter, attribute lists, MDX components. Each test asks for a sentence
+from inside one of them, through real ingestion and retrieval.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import IngestReport, ingest_folder
+from rag.app import open_retriever
+from rag.settings import load_settings
+from tests.conftest import ROOT
+
+SITES = ROOT / "tests" / "fixtures" / "sites"
+SECRET = "TOPSECRET-7d1f passphrase of the build machine"
+
+
+class Site:
+    def __init__(self, folder: Path, data: Path, report: IngestReport, embedder):
+        self.folder = folder
+        self.settings = load_settings(environ={}, overrides={"data_dir": str(data)})
+        self.report = report
+        self.retriever = open_retriever(self.settings, embedder)
+        from ingest.catalog import Catalog
+
+        catalog = Catalog(data / "catalog.sqlite3", readonly=True)
+        self.chunks = list(catalog.chunks())
+        self.status = catalog.status()
+        catalog.close()
+
+    def top(self, question: str):
+        return self.retriever.search(question, 3)[0]
+
+    def all_text(self) -> str:
+        return "\n".join(c.text for c in self.chunks)
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory, embedder):
+    """Each site copied to <tmp>/<name>/docs beside a secret file the docs must not reach, then ingested
+    from an unrelated working directory (includes must not depend on it)."""
+    out = {}
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for name in ("sphinx", "mkdocs", "docusaurus"):
+        base = tmp_path_factory.mktemp(name)
+        shutil.copytree(SITES / name, base / "docs" / "site")
+        (base / "docs" / "outside-secret.txt").write_text(SECRET)
+        folder = base / "docs" / "site"
+        settings = load_settings(environ={}, overrides={"data_dir": str(base / "data")})
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(elsewhere)
+            report = ingest_folder(settings, folder, embedder)
+        out[name] = Site(folder, base / "data", report, embedder)
+    return out
+
+
+def test_sphinx_directive_bodies_are_retrievable(sites):
+    site = sites["sphinx"]
+    hit = site.top("how can I cap the upload rate so backups during the day leave bandwidth for others?")
+    assert "Caps the upload rate at the given number of kibibytes per second" in hit.text
+    assert "--limit-upload KIBPS" in hit.text
+    assert hit.headings == "Configuration reference > Options"
+    text = site.all_text()
+    assert "New in version 0.9: Throttling applies to every storage backend since this release." in text
+    assert "Deprecated since version 1.2: The --bwlimit alias is deprecated; use --limit-upload instead." in text
+    assert "See also: The keep-last policy decides which snapshots prune removes." in text
+    assert "Where chunk indexes are cached between runs" in text
+    assert "$ vaultsync backup --limit-upload 500 /home" in text  # code-block with Sphinx-only options
+
+
+def test_sphinx_roles_become_their_text(sites):
+    text = sites["sphinx"].all_text()
+    assert "see exit codes for what vaultsync returns" in text
+    for markup in (":ref:", ":option:", ":doc:", ":program:", ":stconf:", ":command:", ".. ", "::"):
+        assert markup not in text
+
+
+def test_sphinx_include_is_relative_to_the_including_file(sites):
+    site = sites["sphinx"]
+    hits = site.retriever.search("does it work through our corporate proxy server?", 3)
+    assert "guide/faq.rst" in {h.source for h in hits}
+    faq = next(h for h in hits if h.source == "guide/faq.rst")
+    assert faq.question == "Does vaultsync work behind a company proxy?"
+    assert "HTTPS_PROXY" in faq.text
+
+
+def test_sphinx_include_outside_the_folder_is_refused_and_reported(sites):
+    site = sites["sphinx"]
+    assert SECRET.split()[0] not in site.all_text()
+    assert "root:x:0:0" not in site.all_text()  # `.. include:: /etc/passwd` is the docs root's /etc/passwd
+    assert (
+        "guide/faq.rst",
+        "include of ../../outside-secret.txt refused: it is outside the ingested folder",
+    ) in site.report.notes
+    status_notes = [n["note"] for f in site.status["folders"] for n in f["notes"]]
+    assert any("outside-secret.txt refused" in n for n in status_notes)
+
+
+def test_sphinx_csv_table_url_is_refused_without_a_request(tmp_path, embedder):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    connections = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connections.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "mirrors.rst").write_text(
+        "Mirrors\n=======\n\nThe mirror list follows.\n\n"
+        f".. csv-table:: Mirrors\n   :url: http://127.0.0.1:{port}/mirrors.csv\n\n"
+        f".. raw:: html\n   :url: http://127.0.0.1:{port}/banner.html\n"
+    )
+    report = ingest_folder(load_settings(environ={}, overrides={"data_dir": str(tmp_path / "d")}), docs, embedder)
+    stop.set()
+    thread.join()
+    listener.close()
+    assert connections == []
+    assert [n for _, n in report.notes] == [
+        f"csv-table :url: http://127.0.0.1:{port}/mirrors.csv refused: no file or URL reads",
+        f"raw :url: http://127.0.0.1:{port}/banner.html refused: no file or URL reads",
+    ]
+
+
+def test_sphinx_toctree_page_is_skipped_not_failed(sites):
+    report = sites["sphinx"].report
+    assert report.failed == ()
+    assert ("index.rst", "no content (headings or a table of contents only)") in report.skipped
+
+
+def test_mkdocs_admonitions_and_tabs_keep_their_bodies(sites):
+    site = sites["mkdocs"]
+    hit = site.top("should I export my vault before I upgrade the client?")
+    assert "Always export your vault to an encrypted archive before upgrading the sync client." in hit.text
+    hit = site.top("how do I install it on Debian Linux?")
+    assert "sudo dpkg -i vaultsync.deb" in hit.text
+    assert hit.headings == "Sync Client Guide > Installing"
+    text = site.all_text()
+    assert "The first synchronisation hashes every file" in text  # collapsible ??? block
+    assert "A palette chosen on one device is not synchronised" in text  # untitled admonition
+    for marker in ("!!!", "???", "===", "{ #proxy }", "{ .annotate }", "    Always"):
+        assert marker not in text
+
+
+def test_mkdocs_front_matter_is_metadata_and_headings_follow_levels(sites):
+    site = sites["mkdocs"]
+    text = site.all_text()
+    for key in ("title:", "description:", "tags:", "---"):
+        assert key not in text
+    index = [c for c in site.chunks if c.metadata["source"] == "index.md"]
+    assert {c.metadata["title"] for c in index} == {"Sync Client Guide"}
+    # The description is the page's lead: the first chunk says what the page is about.
+    assert "Installing, configuring and upgrading the desktop sync client." in index[0].text
+    paths = {c.metadata["headings"] for c in index}
+    assert {"Sync Client Guide > Proxy settings", "Sync Client Guide > Uninstalling"} <= paths
+    assert not any("Proxy settings > Uninstalling" in p for p in paths)
+
+
+def test_docusaurus_admonitions_tabs_and_details_are_retrievable(sites):
+    site = sites["docusaurus"]
+    hit = site.top("how do I keep every clip of a person for a whole month?")
+    assert "Raise the alert retention to thirty days" in hit.text
+    hit = site.top("why are my oldest recordings deleted early when the disk fills up?")
+    assert "the oldest hour of recordings is deleted first" in hit.text
+    text = site.all_text()
+    assert "Open Settings > Recording > Retention and set the number of days per review type." in text
+    assert "Network shares mounted over SMB must allow file locking" in text
+    for marker in (":::", "<TabItem", "<Tabs>", "import Tabs", "{/*", "{#retention}", "sidebar_position"):
+        assert marker not in text
+    recording = [c for c in site.chunks if c.metadata["source"] == "docs/recording.md"]
+    assert {c.metadata["title"] for c in recording} == {"Recording"}
+    assert "Recording > Retention" in {c.metadata["headings"] for c in recording}
+
+
+def test_every_fixture_file_keeps_its_words(sites):
+    for site in sites.values():
+        assert [f["low_kept"] for f in site.status["folders"]] == [[]]
+        assert site.report.low_kept == ()
+
+
+def test_a_file_that_loses_its_words_is_listed(tmp_path, embedder, cli):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Modem lights\n\nA blinking orange light means the modem is updating.\n")
+    # Text inside form controls is not page text for unstructured: the page keeps a fraction of its words.
+    (docs / "form.html").write_text(
+        "<html><body><h1>Reset form</h1><p>Fill in the form.</p><textarea>Describe the fault in your own "
+        "words, which router model you have, when it started and what you already tried</textarea></body></html>"
+    )
+    code, out, _ = cli("ingest", docs, "--data-dir", tmp_path / "d")
+    assert code == 0
+    assert "of its words: form.html" in out
+    assert "good.md" not in out.split("seconds")[1]
+    code, out, _ = cli("status", "--data-dir", tmp_path / "d")
+    assert code == 0
+    low = [line for line in out.splitlines() if "of its words" in line]
+    assert len(low) == 1 and "form.html" in low[0]
