@@ -13,7 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
+_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
 # MkDocs admonitions / collapsible blocks and pymdownx tabs: a marker line, then a body indented 4 spaces.
 _MKDOCS_BLOCK = re.compile(
     r'^(?P<indent>\s*)(?:(?:!!!|\?\?\?\+?)\s+[\w-]+(?:\s+[\w-]+)*|===\+?)\s*(?:"(?P<title>[^"]*)")?\s*$'
@@ -93,27 +93,22 @@ def normalise(text: str) -> Markdown:
     meta, body = front_matter(text.replace("\r\n", "\n"))
     title, description = _meta_text(meta, "title"), _meta_text(meta, "description")
     body = _JSX_COMMENT.sub("", body)
-    lines = _resolve_blocks(body.split("\n"))
-    body = "\n".join(lines)
-    if title and not re.search(r"^#\s+\S", body, re.M):
+    lines, h1 = _resolve_blocks(body.split("\n"))
+    if title and h1 is None:
         # Docusaurus and MkDocs show the front-matter title as the page's heading.
-        lead = f"# {title}\n\n" + (f"{description}\n\n" if description else "")
-        body = lead + body
+        lines[:0] = [f"# {title}", ""] + ([description, ""] if description else [])
     elif description:
-        body = _after_first_heading(body, description)
-    return Markdown(body, title, description, meta)
+        # The description is the page's lead: right under the page's title.
+        lines.insert(h1 + 1 if h1 is not None else 0, f"\n{description}\n")
+    return Markdown("\n".join(lines), title, description, meta)
 
 
-def _after_first_heading(body: str, description: str) -> str:
-    match = re.search(r"^#\s+.*$", body, re.M)
-    if not match:
-        return f"{description}\n\n{body}"
-    return f"{body[: match.end()]}\n\n{description}\n{body[match.end() :]}"
-
-
-def _resolve_blocks(lines: list[str]) -> list[str]:
+def _resolve_blocks(lines: list[str]) -> tuple[list[str], int | None]:
+    """The lines as plain Markdown, and where the page's own H1 is (outside code, where `# ` is a comment)."""
     out: list[str] = []
-    fenced = False
+    h1: int | None = None
+    fenced = ""  # the fence that opened the code block we are in
+    nested = False  # that fence is indented (inside a list item)
     levels: list[int] = []  # indent of the body of each open MkDocs block (admonition or tab), innermost last
     for raw in lines:
         if levels and raw.strip():
@@ -121,10 +116,25 @@ def _resolve_blocks(lines: list[str]) -> list[str]:
             while levels and indent < levels[-1]:  # a line indented less than a block's body closes it
                 levels.pop()
         line = _dedent(raw, levels[-1] if levels else 0)
-        if _FENCE.match(line):
-            fenced = not fenced
-        if fenced or _FENCE.match(line):
-            out.append(line)
+        fence = _FENCE.match(line)
+        if fenced:
+            # Only a bare fence of the same character, at least as long, closes the block.
+            closing = fence and not fence["info"].strip() and fence["fence"][0] == fenced[0]
+            if closing and len(fence["fence"]) >= len(fenced):
+                out.append("" if nested else line)
+                fenced = ""
+            else:
+                out.append(f"    {line}" if nested and line.strip() else line)
+            continue
+        if fence:
+            fenced = fence["fence"]
+            # Python-Markdown reads fences only at the left margin: one inside a list item would leave its
+            # `# comments` as headings. There it becomes an indented code block (4 more spaces) instead.
+            nested = bool(fence["indent"])
+            # Info strings it cannot parse (`{ .sh .no-copy }`, `yaml title="x.yml"`) leave a block unread
+            # too: keep the language only.
+            language = re.match(r"[{\s.]*([\w+#-]*)", fence["info"])
+            out.append("" if nested else f"{fenced}{language[1] if language else ''}")
             continue
         block = _MKDOCS_BLOCK.match(line)
         if block:
@@ -148,8 +158,10 @@ def _resolve_blocks(lines: list[str]) -> list[str]:
             shown = _JSX_TAG.sub(_jsx, line)
             # A line of component tags alone stands as a paragraph of what they show (a tab's label).
             line = f"\n{shown.strip()}\n" if not _JSX_TAG.sub("", line).strip() else shown
+        if h1 is None and re.match(r"#\s+\S", line):
+            h1 = len(out)
         out.append(line)
-    return out
+    return out, h1
 
 
 def _dedent(line: str, width: int) -> str:

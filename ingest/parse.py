@@ -108,6 +108,7 @@ class _Source:
     reference: str = ""  # the file's words with markup removed (for the kept ratio); "" -> element text
     title: str = ""  # from front matter
     notes: list[str] = field(default_factory=list)
+    markup_only: bool = False  # nothing but front matter (a redirect stub): no content, not a failure
 
 
 def _partition(path: Path, suffix: str, root: Path) -> _Source:
@@ -117,7 +118,8 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         raw = read_text(path)
         page = markdown.normalise(raw)
         elements = partition_md(text=_separate_lists(page.text), languages=_LANGUAGES)
-        return _Source(elements, kept.markdown_plain(raw), page.title)
+        markup_only = bool(page.meta) and not kept.words(page.text)
+        return _Source(elements, kept.markdown_plain(raw), page.title, markup_only=markup_only)
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
@@ -332,8 +334,8 @@ def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocum
     if not state["sections"] and not state["qa"]:
         all_words = kept.words(reference)
         body_words = all_words - kept.words(" ".join(state["headings"]))
-        if all_words and sum(body_words.values()) < 3:
-            raise NoContent("no content (headings or a table of contents only)")
+        if parsed.markup_only or (all_words and sum(body_words.values()) < 3):
+            raise NoContent("no content (only headings, a table of contents or front matter)")
         raise ParseError("no text found")
     title = parsed.title or next(iter(state["headings"]), "") or Path(source).stem
     return ParsedDocument(source, title, tuple(state["sections"]), tuple(state["qa"]), tuple(parsed.notes), reference)

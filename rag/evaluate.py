@@ -1,4 +1,8 @@
-"""Document-level retrieval metrics on a labelled query file (the ../shared/eval format)."""
+"""Document-level retrieval metrics on a labelled query file (the ../shared/eval format).
+
+A question with `relevant_docs: []` is one the documents do not answer: it is scored for abstention (was it
+declined?), never as a retrieval miss; retrieval metrics are over the answerable questions only.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,23 @@ class LabelledQuery:
     answer: str = ""
 
 
+    @property
+    def answerable(self) -> bool:
+        return bool(self.relevant)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    documents: tuple[str, ...]  # distinct documents, best first
+    abstained: bool | None = None  # None: the ranker does not decide whether to answer
+
+
 @dataclass(frozen=True)
 class QueryResult:
     query: LabelledQuery
     ranked: tuple[str, ...]  # distinct documents, best first
     seconds: float
+    abstained: bool | None = None
 
     @property
     def first_relevant_rank(self) -> int | None:
@@ -65,34 +81,55 @@ def ndcg(ranked: tuple[str, ...], relevant: frozenset[str], k: int) -> float:
 
 
 def score(results: list[QueryResult]) -> dict[str, float]:
+    """Retrieval metrics over the answerable questions; abstention rates when the ranker abstains."""
+    answerable = [r for r in results if r.query.answerable]
+    unanswerable = [r for r in results if not r.query.answerable]
+
+    def mean(values) -> float:
+        values = list(values)
+        return statistics.fmean(values) if values else 0.0
+
     def recall(k: int) -> float:
-        return statistics.fmean(
-            len(set(r.ranked[:k]) & r.query.relevant) / max(len(r.query.relevant), 1) for r in results
-        )
+        return mean(len(set(r.ranked[:k]) & r.query.relevant) / len(r.query.relevant) for r in answerable)
+
+    def hit(k: int) -> float:
+        return mean(1.0 if set(r.ranked[:k]) & r.query.relevant else 0.0 for r in answerable)
 
     def mrr(k: int) -> float:
-        return statistics.fmean(1 / rank if (rank := r.first_relevant_rank) and rank <= k else 0.0 for r in results)
+        return mean(1 / rank if (rank := r.first_relevant_rank) and rank <= k else 0.0 for r in answerable)
 
     latencies = sorted(r.seconds * 1000 for r in results)
-    return {
-        "n": len(results),
+    metrics = {
+        "n": len(answerable),
+        "unanswerable": len(unanswerable),
         "recall@1": recall(1),
         "recall@5": recall(5),
+        "hit@1": hit(1),
+        "hit@5": hit(5),
         "mrr@10": mrr(10),
-        "ndcg@10": statistics.fmean(ndcg(r.ranked, r.query.relevant, 10) for r in results),
+        "ndcg@10": mean(ndcg(r.ranked, r.query.relevant, 10) for r in answerable),
         "latency_ms_p50": latencies[len(latencies) // 2],
         "latency_ms_p95": latencies[min(len(latencies) - 1, math.ceil(len(latencies) * 0.95) - 1)],
     }
+    if any(r.abstained is not None for r in results):
+        if unanswerable:
+            metrics["declined_unanswerable"] = mean(1.0 if r.abstained else 0.0 for r in unanswerable)
+        metrics["declined_answerable"] = mean(1.0 if r.abstained else 0.0 for r in answerable)
+    return metrics
 
 
-def run_queries(queries: list[LabelledQuery], rank: Callable[[str], list[str]]) -> list[QueryResult]:
+def run_queries(queries: list[LabelledQuery], rank: Callable[[str], Ranking | list[str]]) -> list[QueryResult]:
     results = []
     for query in queries:
         t0 = time.perf_counter()
-        ranked = tuple(rank(query.question))
-        results.append(QueryResult(query, ranked, time.perf_counter() - t0))
+        ranking = rank(query.question)
+        seconds = time.perf_counter() - t0
+        if not isinstance(ranking, Ranking):
+            ranking = Ranking(tuple(ranking))
+        results.append(QueryResult(query, ranking.documents, seconds, ranking.abstained))
     return results
 
 
 def worst_misses(results: list[QueryResult], n: int = 5) -> list[QueryResult]:
-    return sorted(results, key=lambda r: -(r.first_relevant_rank or 10**6))[:n]
+    answerable = [r for r in results if r.query.answerable]
+    return sorted(answerable, key=lambda r: -(r.first_relevant_rank or 10**6))[:n]

@@ -143,7 +143,7 @@ def test_sphinx_csv_table_url_is_refused_without_a_request(tmp_path, embedder):
 def test_sphinx_toctree_page_is_skipped_not_failed(sites):
     report = sites["sphinx"].report
     assert report.failed == ()
-    assert ("index.rst", "no content (headings or a table of contents only)") in report.skipped
+    assert ("index.rst", "no content (only headings, a table of contents or front matter)") in report.skipped
 
 
 def test_mkdocs_admonitions_and_tabs_keep_their_bodies(sites):
@@ -170,8 +170,22 @@ def test_mkdocs_front_matter_is_metadata_and_headings_follow_levels(sites):
     # The description is the page's lead: the first chunk says what the page is about.
     assert "Installing, configuring and upgrading the desktop sync client." in index[0].text
     paths = {c.metadata["headings"] for c in index}
-    assert {"Sync Client Guide > Proxy settings", "Sync Client Guide > Uninstalling"} <= paths
-    assert not any("Proxy settings > Uninstalling" in p for p in paths)
+    assert paths == {
+        "Sync Client Guide",
+        "Sync Client Guide > Installing",
+        "Sync Client Guide > Proxy settings",
+        "Sync Client Guide > Uninstalling",
+        "Sync Client Guide > Configuring",
+    }
+
+
+def test_mkdocs_code_comments_are_code_not_headings(sites):
+    """A fence inside a list item, or with an info string Markdown cannot read, still holds code: its
+    `# comment` lines must not become headings."""
+    text = sites["mkdocs"].all_text()
+    assert "# Upload limit in KiB/s\nlimit_upload: 500" in text
+    assert "# Shows the effective settings\nvaultsync config --show" in text
+    assert "```" not in text
 
 
 def test_docusaurus_admonitions_tabs_and_details_are_retrievable(sites):
