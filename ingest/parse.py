@@ -334,7 +334,11 @@ def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocum
     if not state["sections"] and not state["qa"]:
         all_words = kept.words(reference)
         body_words = all_words - kept.words(" ".join(state["headings"]))
-        if parsed.markup_only or (all_words and sum(body_words.values()) < 3):
+        if suffix == ".pdf":
+            raise ParseError("no text layer (a scanned PDF?); OCR is not supported")
+        if not all_words:
+            raise NoContent("empty file")
+        if parsed.markup_only or sum(body_words.values()) < 3:
             raise NoContent("no content (only headings, a table of contents or front matter)")
         raise ParseError("no text found")
     title = parsed.title or next(iter(state["headings"]), "") or Path(source).stem

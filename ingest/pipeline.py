@@ -151,8 +151,8 @@ def _prepare(
     if record and record.hash == digest:
         return None
     prepared = _Prepared(found, digest, size)
-    if size == 0:
-        prepared.error = "empty file"
+    if size == 0:  # a placeholder page: nothing to index, nothing wrong
+        prepared.skip = "empty file"
         return prepared
     try:
         doc = parse_file(found.path, found.source, root)

@@ -117,7 +117,7 @@ def test_text_encodings_are_decoded(tmp_path):
         ("broken.docx", b"PK\x03\x04 truncated", "cannot parse docx"),
         ("binary.txt", bytes(range(256)) * 20, "binary"),
         ("bad.jsonl", b'{"prompt": "q"}\n', "line 1"),
-        ("blank.md", b"   \n\n  \n", "no text"),
+        ("blank.md", b"   \n\n  \n", "empty file"),  # NoContent, a ParseError the ingest lists as skipped
     ],
 )
 def test_bad_files_raise_a_parse_error_with_a_reason(tmp_path, name, content, reason):
