@@ -132,7 +132,7 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         from unstructured.partition.html import partition_html
 
         raw = read_text(path)
-        html, notes = rest.to_html(raw, path, root)
+        html, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
         return _Source(partition_html(text=html, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx

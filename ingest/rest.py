@@ -8,7 +8,9 @@ docutils alone knows none of Sphinx's directives and roles: it drops `.. option:
 - table-of-contents and index directives produce nothing;
 - file access is ours alone: docutils' file insertion and raw input are off (no `:file:`/`:url:` reads, no
   network), and `include`/`literalinclude` resolve relative to the including file (a leading `/` from the
-  ingested folder, as in Sphinx) and are refused, with a note, when they leave the ingested folder.
+  ingested folder, as in Sphinx) and are refused, with a note, when they leave the ingested folder. An
+  include of a file that is ingested as a document of its own (another .rst, .md, .txt...) is not expanded:
+  its text is indexed once, under its own name, so a question finds one page, not two copies of it.
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ class ConfinedInclude(Include):
         if not path.is_file():
             _notes(self).append(f"{self.name} of {target}: file not found")
             return None
+        if self.name == "include" and path.suffix.lower() in settings.rag_documents:
+            # Ingested as a document of its own: indexed once, under its own name, not twice.
+            return None
         return path
 
     def run(self) -> list:
@@ -239,8 +244,9 @@ def register_extensions(source: str) -> None:
             roles.register_local_role(name, text_role)
 
 
-def to_html(source: str, path: Path, root: Path) -> tuple[str, list[str]]:
-    """HTML of a reST file, and notes on what was refused or missing (includes outside the folder...)."""
+def to_html(source: str, path: Path, root: Path, documents: frozenset[str]) -> tuple[str, list[str]]:
+    """HTML of a reST file, and notes on what was refused or missing (includes outside the folder...).
+    `documents`: the suffixes ingested as documents of their own; includes of those are not expanded."""
     from docutils.core import publish_string
 
     register_extensions(source)
@@ -259,6 +265,7 @@ def to_html(source: str, path: Path, root: Path) -> tuple[str, list[str]]:
             "input_encoding_error_handler": "replace",
             "rag_root": str(root),
             "rag_notes": notes,
+            "rag_documents": documents,
         },
     ).decode("utf-8")
     return html, notes

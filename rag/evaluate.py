@@ -24,7 +24,6 @@ class LabelledQuery:
     relevant: frozenset[str]
     answer: str = ""
 
-
     @property
     def answerable(self) -> bool:
         return bool(self.relevant)

@@ -90,6 +90,9 @@ def test_sphinx_include_is_relative_to_the_including_file(sites):
     faq = next(h for h in hits if h.source == "guide/faq.rst")
     assert faq.question == "Does vaultsync work behind a company proxy?"
     assert "HTTPS_PROXY" in faq.text
+    # An included file that is a document of its own is indexed once, under its own name.
+    sources = [c.metadata["source"] for c in site.chunks if "Caps the upload rate" in c.text]
+    assert sources == ["guide/config.rst"]
 
 
 def test_sphinx_include_outside_the_folder_is_refused_and_reported(sites):
