@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import os
 import queue
+import stat
 import subprocess
 import sys
 import threading
@@ -128,14 +129,19 @@ def folder_key(folder: Path) -> str:
 
 def _hash_file(path: Path, limit_bytes: int, salt: str) -> tuple[str, int]:
     """Content hash, salted with the pipeline version and chunk settings: a change in either re-chunks."""
-    size = path.stat().st_size
-    if size > limit_bytes:
-        raise ParseError(f"file is {size / 1e6:.1f} MB, over the ingest.max_file_mb limit")
-    digest = hashlib.sha256(salt.encode())
-    with path.open("rb") as handle:
+    # Non-blocking open and a check of what was opened: a file swapped for a FIFO after the walk must not
+    # hang the run.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ParseError("not a regular file")
+        if info.st_size > limit_bytes:
+            raise ParseError(f"file is {info.st_size / 1e6:.1f} MB, over the ingest.max_file_mb limit")
+        digest = hashlib.sha256(salt.encode())
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest(), size
+    return digest.hexdigest(), info.st_size
 
 
 def _prepare(
@@ -249,7 +255,7 @@ def ingest_folder(
     progress: Progress | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
-    walk = walk_folder(folder)
+    walk = walk_folder(folder, settings.ingest.follow_symlinks)
     if not walk.files:
         raise InputError(f"folder {folder} has no supported documents ({', '.join(sorted(SUPPORTED))})")
     key = folder_key(folder)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import RagError, mask_secrets
 
 EXIT_PARTIAL = 5  # ingest finished, but some files failed (listed)
 
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list what would change; touch nothing")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also ingest symlinked files whose target is outside the folder (default: skipped)",
+    )
 
     retriever = argparse.ArgumentParser(add_help=False)
     retriever.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], help="default: retrieve.retriever")
@@ -82,6 +87,8 @@ def _settings(args: argparse.Namespace):
         retrieve["k"] = args.k
     if getattr(args, "retriever", None):
         retrieve["retriever"] = args.retriever
+    if getattr(args, "follow_symlinks", False):
+        overrides["ingest"] = {"follow_symlinks": True}
     if retrieve:
         overrides["retrieve"] = retrieve
     return load_settings(args.config, overrides=overrides)
@@ -328,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         return _command(args.command)(args, settings)
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -338,9 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unexpected library failure: one line, details on request
         if os.environ.get("RAG_DEBUG"):
             raise
-        print(
-            f"error: unexpected {type(exc).__name__}: {str(exc)[:200]} (set RAG_DEBUG=1 for details)", file=sys.stderr
-        )
+        detail = mask_secrets(str(exc))[:200]
+        print(f"error: unexpected {type(exc).__name__}: {detail} (set RAG_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 

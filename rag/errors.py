@@ -1,5 +1,24 @@
 """The library's own error types; the CLI turns each into one line and an exit code."""
 
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+_SECRET_SHAPES = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+|\bsk-[A-Za-z0-9_*\-]{6,}")
+
+
+def mask_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`text` with every credential hidden: the values of environment variables named like a key, token,
+    secret or password, bearer tokens, and OpenAI-style keys. Servers echo them in error bodies."""
+    environ = os.environ if environ is None else environ
+    for name, value in environ.items():
+        if len(value) >= 8 and _SECRET_NAME.search(name) and value in text:
+            text = text.replace(value, f"<{name} hidden>")
+    return _SECRET_SHAPES.sub(lambda m: f"{m[1]} <hidden>" if m[1] else "<key hidden>", text)
+
 
 class RagError(Exception):
     """Base class: the message says what went wrong and what to do."""

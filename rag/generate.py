@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Protocol, TypeVar
 
-from rag.errors import ConfigError, ModelError
+from rag.errors import ConfigError, ModelError, mask_secrets
 from rag.prompt import Message
 from rag.settings import ChatSettings
 
@@ -64,12 +64,13 @@ def call_api(fn: Callable[[], T], what: str) -> T:
 
 
 def _short(exc: Exception) -> str:
+    """The server's own message, with any credential it echoes hidden."""
     body = getattr(exc, "body", None)
+    message = ""
     if isinstance(body, dict):
         error = body["error"] if isinstance(body.get("error"), dict) else body
-        if error.get("message"):
-            return str(error["message"])[:200]
-    return str(getattr(exc, "message", "") or type(exc).__name__)[:200]
+        message = str(error.get("message") or "")
+    return mask_secrets(message or str(getattr(exc, "message", "") or type(exc).__name__))[:200]
 
 
 class OpenAIChat:

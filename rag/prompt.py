@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,9 +25,19 @@ def template(name: str) -> str:
     return resources.files("rag.prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8").strip()
 
 
+_DELIMITER = re.compile(r"<(/?\s*passage)", re.IGNORECASE)
+
+
+def passage_text(text: str) -> str:
+    """A passage's text as it goes between the delimiters: a `<passage>` or `</passage>` written in a document
+    is shown as text (`&lt;/passage>`), so it can never close the passage or open a fake one."""
+    return _DELIMITER.sub(r"&lt;\1", text)
+
+
 def format_passages(hits: list[Hit]) -> str:
     return "\n\n".join(
-        template("passage").format(n=n, source=hit.label, text=hit.text) for n, hit in enumerate(hits, 1)
+        template("passage").format(n=n, source=html.escape(hit.label, quote=True), text=passage_text(hit.text))
+        for n, hit in enumerate(hits, 1)
     )
 
 

@@ -56,6 +56,7 @@ class ChunkSettings:
 class IngestSettings:
     max_file_mb: float = 50.0
     batch_chunks: int = 256  # chunks per embed + commit round: large enough to batch well, small to lose little
+    follow_symlinks: bool = False  # ingest symlinked files whose target is outside the folder (--follow-symlinks)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,8 @@ class FakeOpenAI:
                         401: "Incorrect API key provided: sk-test***cret",
                         404: "model not found",
                         429: "Rate limit reached",
-                        500: "server error",
+                        # Some servers echo the request in an error body, credentials included.
+                        500: f"server error handling request with {self.headers.get('Authorization')}",
                     }
                     self._error(fake.fail_with, messages.get(fake.fail_with, "error"))
                     return

@@ -74,7 +74,12 @@ def chat(monkeypatch, openai_env, kb_data):
 
 @pytest.mark.parametrize(
     "status, expected",
-    [(401, "rejected the API key (401)"), (404, "not found (404)"), (429, "rate limited (429)")],
+    [
+        (401, "rejected the API key (401)"),
+        (404, "not found (404)"),
+        (429, "rate limited (429)"),
+        (500, "the server answered 500"),
+    ],
 )
 def test_api_failures(cli, chat, status, expected):
     chat.fail_with = status
