@@ -66,6 +66,7 @@ def chunk_metadata(chunk: Chunk, folder: str, title: str) -> dict:
         meta["page"] = chunk.page
     if chunk.kind == "qa":
         meta["question"] = chunk.question
+        meta["answer_part"] = chunk.part
     return meta
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.documents import Chunk, ParsedDocument, QAPair, Section
+from ingest.documents import Chunk, ParsedDocument, QAPair, Section, qa_text
 from rag.settings import ChunkSettings
 
 TokenCounter = Callable[[str], int]
@@ -70,14 +70,41 @@ class Chunker:
     def _section_texts(self, section: Section) -> list[str]:
         return self._fit(self._context(section.headings, section.page), section.text)
 
-    def _qa_texts(self, pair: QAPair) -> list[str]:
-        # One chunk per pair when it fits; a long answer is split and every piece keeps the question.
-        return self._fit(f"Q: {pair.question}", f"A: {pair.answer}")
+    def _qa_texts(self, pair: QAPair) -> tuple[str, list[str]]:
+        """One chunk per pair when it fits; a long answer is cut into pieces that do not overlap and
+        concatenate back to the answer exactly, each stored with the question (`qa_text`)."""
+        question = pair.question
+        if self._count(qa_text(question, "")) > self._limit // 3:
+            question = self._splitter(self._limit // 3).split_text(question)[0]
+        budget = max(self._target - self._count(qa_text(question, "")), 16)
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=budget,
+            chunk_overlap=0,
+            length_function=self._count,
+            separators=_SEPARATORS,
+            keep_separator="end",
+            strip_whitespace=False,
+        )
+        pieces: list[str] = []
+        for piece in splitter.split_text(pair.answer):
+            if pieces and not piece.strip():
+                pieces[-1] += piece  # whitespace between pieces stays with the piece before it
+            else:
+                pieces.append(piece)
+        texts: list[str] = []
+        for piece in pieces:
+            while self._count(qa_text(question, piece)) > self._limit and len(piece) > 1:
+                # Token counts of joined text can exceed the sum of parts: move the tail to the next piece.
+                cut = len(piece) * 3 // 4
+                texts.append(qa_text(question, piece[:cut]))
+                piece = piece[cut:]
+            texts.append(qa_text(question, piece))
+        return question, texts
 
     def chunk(self, doc: ParsedDocument, folder_key: str) -> list[Chunk]:
         chunks: list[Chunk] = []
 
-        def add(text: str, kind: str, headings: tuple[str, ...], page: int | None, pair: QAPair | None) -> None:
+        def add(text: str, kind: str, headings: tuple[str, ...], page: int | None, question: str = "", part: int = 0):
             digest = content_hash(text)
             index = len(chunks)
             chunks.append(
@@ -90,14 +117,16 @@ class Chunker:
                     headings=headings,
                     page=page,
                     content_hash=digest,
-                    question=pair.question if pair else "",
+                    question=question,
+                    part=part,
                 )
             )
 
         for section in doc.sections:
             for text in self._section_texts(section):
-                add(text, "passage", section.headings, section.page, None)
+                add(text, "passage", section.headings, section.page)
         for pair in doc.qa:
-            for text in self._qa_texts(pair):
-                add(text, "qa", pair.headings, pair.page, pair)
+            question, texts = self._qa_texts(pair)
+            for part, text in enumerate(texts):
+                add(text, "qa", pair.headings, pair.page, question, part)
         return chunks

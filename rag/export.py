@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.documents import join_answer, qa_piece
 from rag.errors import InputError
 from rag.generate import ChatModel
 from rag.prompt import Message, plain_messages, rag_messages, template
@@ -34,17 +35,20 @@ class Example:
 
 
 def kb_examples(qa_chunks: Iterable) -> Iterator[Example]:
-    """Q&A records of the index (catalog rows of kind qa); a pair split over chunks is joined again."""
-    pairs: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for chunk in qa_chunks:
+    """Q&A records of the index (catalog rows of kind qa); an answer split over chunks is joined again."""
+    rows = sorted(
+        (c for c in qa_chunks if c.metadata.get("kind") == "qa"),
+        key=lambda c: (c.metadata.get("folder", ""), c.metadata["source"], int(c.metadata.get("chunk_index", 0))),
+    )
+    records: list[tuple[str, str, list[tuple[int, str]]]] = []  # (source, question, pieces)
+    for chunk in rows:
         meta = chunk.metadata
-        if meta.get("kind") != "qa":
-            continue
-        _, sep, answer = chunk.text.partition("\n\nA: ")
-        key = (meta["source"], meta.get("question", ""))
-        pairs.setdefault(key, []).append((int(meta.get("chunk_index", 0)), answer if sep else chunk.text))
-    for (source, question), parts in pairs.items():
-        answer = " ".join(text.strip() for _, text in sorted(parts))
+        question, part = meta.get("question", ""), int(meta.get("answer_part", 0))
+        if part == 0 or not records or records[-1][:2] != (meta["source"], question):
+            records.append((meta["source"], question, []))  # the first piece of the next record
+        records[-1][2].append((part, qa_piece(chunk.text, question)))
+    for source, question, pieces in records:
+        answer = join_answer(pieces)
         if question and answer:
             yield Example(question, answer, "kb-qa", (source,))
 

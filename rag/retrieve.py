@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ingest.documents import qa_piece
 from rag.embed import Embedder
 from rag.intent import document_patterns, load_intents
 from rag.lexical import BM25Index
@@ -54,11 +55,8 @@ class Hit:
 
     @property
     def answer(self) -> str:
-        """For Q&A chunks, the answer part of the text."""
-        if self.kind != "qa":
-            return self.text
-        _, sep, rest = self.text.partition("\n\nA: ")
-        return rest if sep else self.text
+        """For Q&A chunks, the piece of the answer this chunk holds (the codec of ingest.documents)."""
+        return qa_piece(self.text, self.question).strip() if self.kind == "qa" else self.text
 
     def as_json(self) -> dict:
         return {
