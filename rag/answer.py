@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.errors import ConfigError
+from rag.extract import LABEL, extractive_answer
 from rag.generate import ChatModel, OpenAIChat
 from rag.prompt import few_shot_messages, plain_messages, rag_messages
 from rag.retrieve import Hit, Retriever
@@ -15,7 +15,7 @@ from rag.settings import Settings
 
 MODES = ("rag", "few-shot", "plain")
 NO_ANSWER = "The knowledge base has nothing on this question."
-EXTRACTIVE_LABEL = "Extractive answer (no chat model is configured; quoted from the knowledge base):"
+EXTRACTIVE_LABEL = LABEL
 
 
 @dataclass(frozen=True)
@@ -70,56 +70,6 @@ def resolve_model(settings: Settings, choice: str) -> str:
             )
         return model
     return choice
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = set(
-    "a an and are as at be by can do does for from how i if in is it my of on or the to what when where "
-    "which who why with you your me this that there".split()
-)
-
-
-def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
-
-
-def _units(body: str) -> list[tuple[str, str]]:
-    """(text, table header) per sentence, and per row of a table block (rows are "cell | cell" lines)."""
-    units: list[tuple[str, str]] = []
-    for block in body.split("\n\n"):
-        lines = [line.strip() for line in block.splitlines() if line.strip()]
-        # Rows whose last cells are empty have no " | " left, so most rows, not all, carry one.
-        if len(lines) > 1 and " | " in lines[0] and 2 * sum(" | " in line for line in lines) >= len(lines):
-            units.extend((row, lines[0]) for row in lines[1:])
-            continue
-        units.extend((s.strip(), "") for s in re.split(r"(?<=[.!?])\s+|\n+", block) if len(s.strip()) > 2)
-    return units
-
-
-def extractive_answer(question: str, hits: list[Hit], max_sentences: int = 4) -> str:
-    """Quote the retrieved Q&A answers, and the passage sentences and table rows that share most words with
-    the question (a row with its table's header, so its numbers keep their column names)."""
-    wanted = _terms(question)
-    quotes = []
-    for n, hit in enumerate(hits, 1):
-        if hit.kind == "qa":
-            quotes.append(f"[{n}] {hit.answer.strip()}")
-            continue
-        body = hit.text.split("\n\n", 1)[1] if "\n\n" in hit.text and hit.headings else hit.text
-        units = _units(body)
-        overlap = [len(wanted & _terms(text)) for text, _ in units]
-        ranked = sorted(range(len(units)), key=lambda i: (-overlap[i], i))
-        # A table row that shares no word with the question is noise, whatever its rank.
-        keep = sorted(i for i in ranked[:max_sentences] if overlap[i] or not units[i][1])
-        prose = " ".join(units[i][0] for i in keep if not units[i][1])
-        tables: dict[str, list[str]] = {}
-        for i in keep:
-            if units[i][1]:
-                tables.setdefault(units[i][1], []).append(units[i][0])
-        parts = ([prose] if prose else []) + ["\n".join([header, *rows]) for header, rows in tables.items()]
-        if parts:
-            quotes.append(f"[{n}] " + "\n".join(parts))
-    return "\n\n".join([EXTRACTIVE_LABEL, *quotes])
 
 
 def ask(
@@ -197,7 +147,8 @@ def ask(
             timings={**timings, "total_s": time.perf_counter() - started},
         )
     if not model_name:
-        text = extractive_answer(question, hits)
+        lexical = retriever.lexical
+        text = extractive_answer(question, hits, *((lexical.terms, lexical.idf) if lexical else ()))
         if on_token:
             on_token(text)
         return Answer(

@@ -13,7 +13,7 @@ from rag.answer import Answer
 from rag.evaluate import LabelledQuery
 
 
-def _tokens(text: str) -> list[str]:
+def normalise_tokens(text: str) -> list[str]:
     text = re.sub(r"\[\d+\]", " ", text.lower())  # citation markers are not answer words
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return re.findall(r"[a-z0-9]+", text)
@@ -21,7 +21,7 @@ def _tokens(text: str) -> list[str]:
 
 def token_f1(prediction: str, reference: str) -> float:
     """SQuAD-style token overlap F1 between an answer and the reference answer."""
-    pred, ref = _tokens(prediction), _tokens(reference)
+    pred, ref = normalise_tokens(prediction), normalise_tokens(reference)
     if not pred or not ref:
         return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())

@@ -8,6 +8,7 @@ temporary folder and swapped in atomically, so a reader never sees half an index
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -88,6 +89,19 @@ class BM25Index:
         if not ids:
             return cls(None, [])
         return cls(bm25s.BM25.load(str(path), mmap=False), ids)
+
+    def idf(self, terms: frozenset[str]) -> dict[str, float]:
+        """How rare each term is in the index (BM25's IDF; a term the index never saw gets the highest)."""
+        if not self._ids:
+            return {}
+        scores = self._retriever.scores
+        n, indptr, vocab = scores["num_docs"], scores["indptr"], self._retriever.vocab_dict
+        out = {}
+        for term in terms:
+            i = vocab.get(term)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None else 0
+            out[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return out
 
     def terms(self, texts: list[str]) -> list[frozenset[str]]:
         """The terms BM25 matches on (stemmed, stop words dropped) of each text."""

@@ -116,6 +116,10 @@ class Retriever:
         self._intents = load_intents(self._settings.intents_file) if self._settings.intent_weight else ()
 
     @property
+    def lexical(self) -> BM25Index | None:
+        return self._lexical
+
+    @property
     def mode(self) -> str:
         if self._lexical is None or self._catalog is None:
             return "dense"
