@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rag.abstain import judge
 from rag.errors import ConfigError
 from rag.extract import LABEL, extractive_answer
 from rag.generate import ChatModel, OpenAIChat
@@ -27,6 +28,8 @@ class Answer:
     sources: tuple[Hit, ...]
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    reason: str = ""  # why the question was declined
+    notice: str = ""  # what the user should know about how it was answered (a fallback)
 
     def as_json(self) -> dict:
         return {
@@ -35,6 +38,8 @@ class Answer:
             "mode": self.mode,
             "model": self.model,
             "abstained": self.abstained,
+            "reason": self.reason,
+            "notice": self.notice,
             "sources": [
                 {
                     "n": n,
@@ -115,26 +120,31 @@ def ask(
 
     assert retriever is not None
     t0 = time.perf_counter()
+    notice = ""
     if mode == "few-shot":
         if not model_name:
             raise ConfigError(_needs_model(mode))
         examples = retriever.search(question, settings.retrieve.few_shot_examples, kind="qa")
         timings["retrieve_s"] = time.perf_counter() - t0
-        # Most similar example last: nearest to the question, where it helps the model most.
-        text = generate(few_shot_messages(question, list(reversed(examples))))
-        return Answer(
-            question,
-            text,
-            mode,
-            model_name,
-            tuple(examples),
-            timings={**timings, "total_s": time.perf_counter() - started},
-        )
+        if examples:
+            # Most similar example last: nearest to the question, where it helps the model most.
+            text = generate(few_shot_messages(question, list(reversed(examples))))
+            return Answer(
+                question,
+                text,
+                mode,
+                model_name,
+                tuple(examples),
+                timings={**timings, "total_s": time.perf_counter() - started},
+            )
+        # Zero examples would make few-shot the bare model: answer from passages instead, and say so.
+        notice = "the knowledge base has no Q&A records to use as examples; answered in rag mode instead"
+        mode = "rag"
 
     hits = retriever.search(question, k)
     timings["retrieve_s"] = time.perf_counter() - t0
-    # Abstain on cosine similarity, whichever retriever ranked the hits: BM25 finds some word in almost anything.
-    if not hits or max(h.score for h in hits) < settings.retrieve.min_score:
+    decision = judge(question, hits, retriever.lexical, settings)
+    if not decision.answer:
         if on_token:
             on_token(NO_ANSWER)
         return Answer(
@@ -145,10 +155,17 @@ def ask(
             (),
             abstained=True,
             timings={**timings, "total_s": time.perf_counter() - started},
+            reason=decision.reason,
+            notice=notice,
         )
     if not model_name:
         lexical = retriever.lexical
-        text = extractive_answer(question, hits, *((lexical.terms, lexical.idf) if lexical else ()))
+        text = extractive_answer(
+            question,
+            hits,
+            *((lexical.terms, lexical.idf) if lexical else (None, None)),
+            max_words=settings.retrieve.extractive_words,
+        )
         if on_token:
             on_token(text)
         return Answer(
@@ -158,10 +175,17 @@ def ask(
             "extractive",
             tuple(hits),
             timings={**timings, "total_s": time.perf_counter() - started},
+            notice=notice,
         )
     text = generate(rag_messages(question, hits))
     return Answer(
-        question, text, mode, model_name, tuple(hits), timings={**timings, "total_s": time.perf_counter() - started}
+        question,
+        text,
+        mode,
+        model_name,
+        tuple(hits),
+        timings={**timings, "total_s": time.perf_counter() - started},
+        notice=notice,
     )
 
 

@@ -28,3 +28,16 @@ def ingest(settings: Settings, folder: Path, embedder: Embedder | None = None, *
     from ingest.pipeline import ingest_folder
 
     return ingest_folder(settings, folder, embedder or make_embedder(settings.embedder), **kwargs)
+
+
+def ranker(retriever: Retriever, settings: Settings, k: int = 10):
+    """What `rag eval` scores: each question's top `k` documents, and whether `rag ask` would decline it."""
+    from rag.abstain import judge
+    from rag.evaluate import Ranking
+
+    def rank(question: str) -> Ranking:
+        hits, documents = retriever.ranked(question, k)
+        decision = judge(question, hits[: settings.retrieve.k], retriever.lexical, settings)
+        return Ranking(tuple(documents), not decision.answer)
+
+    return rank

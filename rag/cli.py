@@ -164,13 +164,14 @@ def cmd_search(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
-    from rag.app import open_retriever
+    from rag.app import open_retriever, ranker
     from rag.evaluate import load_queries, run_queries, score, worst_misses
 
     queries = load_queries(Path(args.queries))
     retriever = open_retriever(settings)
-    retriever.documents(queries[0].question, args.k)  # warm-up: first-call costs are not query latency
-    results = run_queries(queries, lambda q: retriever.documents(q, args.k))
+    rank = ranker(retriever, settings, args.k)
+    rank(queries[0].question)  # warm-up: first-call costs are not query latency
+    results = run_queries(queries, rank)
     metrics = score(results)
     misses = [
         {
@@ -188,9 +189,13 @@ def cmd_eval(args, settings) -> int:
             {**{k: round(v, 4) for k, v in metrics.items()}, "retriever": retriever.mode, "worst_misses": misses}
         )
         return 0
-    print(f"{metrics['n']} questions, retriever {retriever.mode}, top {args.k} documents")
-    for name in ("recall@1", "recall@5", "mrr@10", "ndcg@10"):
+    print(f"{metrics['n']} answerable questions, retriever {retriever.mode}, top {args.k} documents")
+    for name in ("recall@1", "recall@5", "hit@1", "hit@5", "mrr@10", "ndcg@10"):
         print(f"  {name:<10}{metrics[name]:.3f}")
+    if metrics["unanswerable"]:
+        print(f"{metrics['unanswerable']} unanswerable questions (relevant_docs: [])")
+        print(f"  declined  {metrics['declined_unanswerable']:.1%}")
+    print(f"  answerable wrongly declined {metrics['declined_answerable']:.1%}")
     print(f"  latency   p50 {metrics['latency_ms_p50']:.1f} ms, p95 {metrics['latency_ms_p95']:.1f} ms")
     if misses:
         print("worst misses:")
@@ -230,8 +235,12 @@ def cmd_ask(args, settings) -> int:
         _print_json(data)
         return 0
     print()
+    if answer.reason:
+        print(f"({answer.reason})")
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
     if answer.sources:
-        print("\nSources:" if args.mode == "rag" else "\nExamples used:")
+        print("\nSources:" if answer.mode == "rag" else "\nExamples used:")
         for n, hit in enumerate(answer.sources, 1):
             print(f"  [{n}] {hit.label}")
     return 0

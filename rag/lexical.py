@@ -38,6 +38,7 @@ class BM25Index:
         self._ids = ids
         self._position = {chunk_id: n for n, chunk_id in enumerate(ids)}
         self._stemmer = _stemmer()
+        self._by_prefix: dict[str, list[str]] | None = None
 
     @staticmethod
     def build(chunks: Iterable[tuple[str, str]], data_dir: Path) -> int:
@@ -102,6 +103,18 @@ class BM25Index:
             df = int(indptr[i + 1] - indptr[i]) if i is not None else 0
             out[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
         return out
+
+    def known(self, term: str) -> bool:
+        """Whether any chunk contains the (stemmed) term."""
+        return bool(self._ids) and term in self._retriever.vocab_dict
+
+    def terms_starting(self, prefix: str) -> list[str]:
+        """Indexed terms that start with `prefix` (for spotting misspellings); built on first use."""
+        if self._by_prefix is None:
+            self._by_prefix = {}
+            for term in self._retriever.vocab_dict if self._ids else ():
+                self._by_prefix.setdefault(term[:2], []).append(term)
+        return self._by_prefix.get(prefix, [])
 
     def terms(self, texts: list[str]) -> list[frozenset[str]]:
         """The terms BM25 matches on (stemmed, stop words dropped) of each text."""

@@ -9,6 +9,7 @@ which also proves the mapping), then derive a per-channel dynamically quantised 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -203,3 +204,14 @@ def locate(variant: str, root: Path | None = None) -> ModelFiles:
     if manifest["sha256"]["tokenizer.json"] != SOURCE_SHA256["tokenizer.json"]:
         raise SetupError(f"tokenizer in {directory} is not the pinned one; delete it and run `rag setup`")
     return files
+
+
+@functools.cache
+def vocabulary(root: Path | None = None) -> frozenset[str]:
+    """The model's whole-word vocabulary: about 21,700 everyday English words (empty before `rag setup`)."""
+    path = (root or default_model_root()) / MODEL_NAME / "tokenizer.json"
+    try:
+        vocab = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return frozenset()
+    return frozenset(w for w in vocab if w.isalpha() and w.islower() and len(w) > 1)

@@ -127,10 +127,12 @@ class Retriever:
 
     def documents(self, query: str, k: int) -> list[str]:
         """Distinct source documents, best first (a document ranks by its best chunk)."""
-        seen: dict[str, None] = {}
-        for hit in self.search(query, max(k * 5, self._settings.candidates)):
-            seen.setdefault(hit.source, None)
-        return list(seen)[:k]
+        return self.ranked(query, k)[1]
+
+    def ranked(self, query: str, k: int) -> tuple[list[Hit], list[str]]:
+        """The ranked chunks (deep enough for `k` documents) and the distinct documents, best first."""
+        hits = self.search(query, max(k * 5, self._settings.candidates))
+        return hits, list(dict.fromkeys(h.source for h in hits))[:k]
 
     def search(self, query: str, k: int, kind: str | None = None) -> list[Hit]:
         vector = self._embedder.embed([query])[0]

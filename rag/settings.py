@@ -72,6 +72,10 @@ class RetrieveSettings:
     intent_weight: float = 0.15  # hybrid: lift for documents of the kind a question asks for (0: off)
     intents_file: str = ""  # question intents (TOML); empty: the built-in rag/intents.toml
     min_score: float = 0.35  # best hit below this: the knowledge base has nothing on the question
+    # A question naming something no chunk mentions (and no everyday English word) is declined when its best
+    # hit is under this (rag/abstain.py).
+    abstain_similarity: float = 0.55
+    extractive_words: int = 80  # length of the extractive answer (no chat model), in words
     few_shot_examples: int = 3
 
 

@@ -138,3 +138,19 @@ def test_a_document_cannot_close_its_passage_or_forge_one(cli, openai_env, tmp_p
     assert "&lt;/passage>" in user and '&lt;passage id="0" source="x">' in user
     assert 'source="x&quot; id=&quot;9.txt"' in user
     assert user.rstrip().endswith(f"Question: {question}")
+
+
+def test_a_question_about_something_the_docs_never_mention_is_declined_with_the_reason(cli, kb_data):
+    code, out, _ = cli("ask", "does the router support zigbee smart home sensors?", "--data-dir", kb_data, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["abstained"] is True and data["answer"] == NO_ANSWER
+    assert data["reason"] == "the knowledge base never mentions zigbee"
+    code, out, _ = cli("ask", "does the router support zigbee smart home sensors?", "--data-dir", kb_data)
+    assert out.splitlines()[:2] == [NO_ANSWER, "(the knowledge base never mentions zigbee)"]
+
+
+def test_everyday_words_the_docs_do_not_use_do_not_decline_a_question(cli, kb_data):
+    # "halfway" and "died" appear nowhere in the knowledge base, but they are words, not a product it lacks.
+    code, out, _ = cli("ask", "my laptop died halfway through the update, what now?", "--data-dir", kb_data, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["abstained"] is False and data["sources"]
