@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--misses", type=int, default=5, help="how many of the worst misses to list")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        help="choose ranking and abstention settings for your own labelled questions (cross-validated)",
+    )
+    p.add_argument("queries", help="JSONL: {question, relevant_docs: [...]}; [] marks an unanswerable question")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--seed", type=int, default=7, help="how questions are dealt into folds (default 7)")
+    p.add_argument("--out", help="write the chosen settings as a TOML snippet to this file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
     p = sub.add_parser("ask", parents=[common, retriever], help="answer a question")
     p.add_argument("question")
     p.add_argument("--model", default="base", help="base | finetuned | a model id")
@@ -205,6 +216,61 @@ def cmd_eval(args, settings) -> int:
     return 0
 
 
+def cmd_tune(args, settings) -> int:
+    from rag.app import open_retriever
+    from rag.evaluate import load_queries
+    from rag.files import write_atomically
+    from rag.tune import tune
+
+    if args.folds < 2:
+        from rag.errors import InputError
+
+        raise InputError("--folds must be at least 2")
+    queries = load_queries(Path(args.queries))
+    report = tune(queries, open_retriever(settings), settings, folds=args.folds, seed=args.seed)
+    if args.out:
+        write_atomically({Path(args.out): report.toml()})
+    if args.json:
+        _print_json(
+            {
+                "questions": report.questions,
+                "unanswerable": report.unanswerable,
+                "ndcg@10": {
+                    "default_in_sample": round(report.ndcg_default, 4),
+                    "chosen_in_sample": round(report.ndcg_chosen, 4),
+                    "in_fold": round(report.in_fold, 4),
+                    "out_of_fold": round(report.out_of_fold, 4),
+                    "default_out_of_fold": round(report.default_out_of_fold, 4),
+                },
+                "abstention": {k: round(v, 4) for k, v in report.abstention.items()},
+                "chosen": report.chosen,
+                "folds": [f.chosen for f in report.folds],
+            }
+        )
+        return 0
+    print(f"{report.questions} questions ({report.unanswerable} unanswerable), {len(report.folds)}-fold")
+    print(f"  {'nDCG@10':<28}{'defaults':>10}{'tuned':>10}")
+    print(f"  {'on the questions that chose':<28}{report.ndcg_default:>10.3f}{report.in_fold:>10.3f}")
+    print(f"  {'on held-out questions':<28}{report.default_out_of_fold:>10.3f}{report.out_of_fold:>10.3f}")
+    if report.abstention:
+        a = report.abstention
+        print(
+            f"  {'unanswerable declined':<28}{a['declined_unanswerable_default']:>10.1%}"
+            f"{a['declined_unanswerable_out']:>10.1%}  (held-out)"
+        )
+        print(
+            f"  {'answerable wrongly declined':<28}{a['declined_answerable_default']:>10.1%}"
+            f"{a['declined_answerable_out']:>10.1%}  (held-out)"
+        )
+    gain = report.out_of_fold - report.default_out_of_fold
+    verdict = "worth using" if gain > 0.005 else "no better than the defaults on held-out questions: keep them"
+    print(f"chosen on all questions ({verdict}):")
+    print(report.toml(), end="")
+    if args.out:
+        print(f"written to {args.out}; use it with --config or copy it into your settings file")
+    return 0
+
+
 def cmd_ask(args, settings) -> int:
     from rag.answer import ask
     from rag.app import open_retriever
@@ -324,6 +390,7 @@ COMMANDS = {
     "search": cmd_search,
     "ask": cmd_ask,
     "eval": cmd_eval,
+    "tune": cmd_tune,
     "status": cmd_status,
     "config": cmd_config,
     "setup": cmd_setup,

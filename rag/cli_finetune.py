@@ -299,7 +299,7 @@ def cmd_compare(args, settings) -> int:
         else to_markdown(rows)
     )
     if args.out:
-        from rag.export import write_atomically
+        from rag.files import write_atomically
 
         write_atomically({Path(args.out): text})
         print(f"wrote {args.out}")

@@ -8,16 +8,15 @@ dropped, provenance goes to a side file, and every output file is written atomic
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.documents import join_answer, qa_piece
 from rag.errors import InputError
+from rag.files import write_atomically
 from rag.generate import ChatModel
 from rag.prompt import Message, plain_messages, rag_messages, template
 from rag.retrieve import Hit, Retriever
@@ -190,21 +189,3 @@ def write_export(
     return ExportResult(
         {str(p): len(i) for p, i in splits.items()}, str(provenance), len(examples) - len(unique), by_origin
     )
-
-
-def write_atomically(contents: dict[Path, str]) -> None:
-    """Every file is written to a temporary name first; nothing replaces a real name until all are written."""
-    temps: list[tuple[str, Path]] = []
-    try:
-        for path, text in contents.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            temps.append((tmp, path))
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)

@@ -8,8 +8,6 @@ and `rag config` find it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError
+from rag.files import write_atomically
 from rag.generate import call_api
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -64,11 +63,7 @@ def read_registry(data_dir: Path) -> dict:
 
 def update_registry(data_dir: Path, **values: Any) -> None:
     data = {**read_registry(data_dir), **values}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".models.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, registry_file(data_dir))
+    write_atomically({registry_file(data_dir): json.dumps(data, indent=2)})
 
 
 class FineTuner:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from rag.files import new_directory, swap_directory
 
 INDEX_DIR = "bm25"
 
@@ -60,20 +60,14 @@ class BM25Index:
             if len(batch) >= 5000:
                 flush()
         flush()
-        target = data_dir / INDEX_DIR
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=data_dir))
+        tmp = new_directory(data_dir, INDEX_DIR)
         try:
             if ids:
                 retriever = bm25s.BM25()
                 retriever.index(tokens, show_progress=False)
                 retriever.save(str(tmp))
             (tmp / "ids.json").write_text(json.dumps(ids))
-            old = data_dir / f".bm25-old-{os.getpid()}"
-            if target.exists():
-                os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_directory(tmp, data_dir / INDEX_DIR)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return len(ids)

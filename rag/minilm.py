@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import shutil
 import struct
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import SetupError
+from rag.files import swap_directory
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -182,9 +182,7 @@ def build(root: Path | None = None) -> Path:
             "sha256": {p.name: sha256_file(p) for p in sorted(work.iterdir())},
         }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
+        swap_directory(work, target)
     return target
 
 

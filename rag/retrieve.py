@@ -120,6 +120,22 @@ class Retriever:
         return self._lexical
 
     @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    @property
+    def store(self) -> VectorStore:
+        return self._store
+
+    @property
+    def catalog(self) -> ChunkSource | None:
+        return self._catalog
+
+    @property
+    def settings(self) -> RetrieveSettings:
+        return self._settings
+
+    @property
     def mode(self) -> str:
         if self._lexical is None or self._catalog is None:
             return "dense"

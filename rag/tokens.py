@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.errors import SetupError
+from rag.files import write_atomically
 
 _CACHE_NAMES = {
     "o200k_base": "fb374d419588a4632f3f557e76b4b70aebbca790",
@@ -32,9 +33,7 @@ def install_encodings(target: Path | None = None) -> Path:
     for name, cache_name in _CACHE_NAMES.items():
         out = target / cache_name
         if not out.exists():
-            tmp = out.with_suffix(".tmp")
-            tmp.write_bytes(gzip.decompress((data / f"{name}.tiktoken.gz").read_bytes()))
-            os.replace(tmp, out)
+            write_atomically({out: gzip.decompress((data / f"{name}.tiktoken.gz").read_bytes())})
     return target
 
 
