@@ -17,6 +17,13 @@ import numpy as np
 
 from ingest.documents import Chunk
 from ingest.kept import LOW_KEPT
+from rag.errors import DamagedError, ModelError
+
+
+def usable(vector: np.ndarray) -> bool:
+    """A vector worth keeping: finite and not all zeros (a failed embedding must never be cached)."""
+    return bool(vector.size) and bool(np.isfinite(vector).all()) and float(np.abs(vector).sum()) > 0.0
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,6 +78,19 @@ def chunk_metadata(chunk: Chunk, folder: str, title: str) -> dict:
 
 
 class Catalog:
+    @classmethod
+    def open(cls, path: Path, readonly: bool = False) -> Catalog:
+        """The catalog at `path`; a damaged file is reported as such, with the command that fixes it."""
+        try:
+            catalog = cls(path, readonly)
+            catalog._db.execute("SELECT COUNT(*) FROM files").fetchone()
+            return catalog
+        except sqlite3.DatabaseError as exc:
+            raise DamagedError(
+                f"the catalog {path} is damaged ({exc}); move it aside and run `rag ingest FOLDER --rebuild` "
+                "to index the folder again (every chunk is embedded again)"
+            ) from None
+
     def __init__(self, path: Path, readonly: bool = False):
         if readonly:
             # Readers (search, ask, status) never take a write lock, so they work during an ingest.
@@ -108,6 +128,9 @@ class Catalog:
             return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
         return {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE folder=?", (folder,))}
 
+    def chunk_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
     def file_chunk_ids(self, folder: str, path: str) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE folder=? AND path=?", (folder, path))}
 
@@ -122,8 +145,26 @@ class Catalog:
                 f"SELECT hash, vector FROM vectors WHERE model=? AND hash IN ({marks})", (model, *part)
             )
             for h, blob in rows:
-                out[h] = np.frombuffer(blob, dtype=np.float32)
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if usable(vector):  # a poisoned entry (zeros, NaN) is a miss: embedded again, replaced
+                    out[h] = vector
         return out
+
+    def cache_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self._transaction():
+            self._store_vectors(model, vectors)
+
+    def _store_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        bad = [h for h, v in vectors.items() if not usable(v)]
+        if bad:
+            raise ModelError(
+                f"the embedding model returned {len(bad)} empty or invalid vectors (zero or not a number); "
+                "nothing was stored; check embedder settings (batch_size must be at least 1)"
+            )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO vectors(model, hash, vector) VALUES(?,?,?)",
+            [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+        )
 
     def lead_vectors(self, model: str, documents: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
         """The vector of each (folder, path) document's first chunk: its title and introduction."""
@@ -184,10 +225,7 @@ class Catalog:
                     (folder, path, digest, size, len(chunks), now, kept, json.dumps(list(notes))),
                 )
                 self._db.execute("DELETE FROM failures WHERE folder=? AND path=?", (folder, path))
-            self._db.executemany(
-                "INSERT OR IGNORE INTO vectors(model, hash, vector) VALUES(?,?,?)",
-                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
-            )
+            self._store_vectors(model, vectors)
 
     def remove_files(self, folder: str, paths: Sequence[str]) -> None:
         with self._transaction():

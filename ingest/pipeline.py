@@ -11,8 +11,6 @@ import hashlib
 import os
 import queue
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,11 +22,13 @@ import numpy as np
 from ingest.catalog import Catalog, chunk_metadata
 from ingest.chunk import Chunker
 from ingest.documents import Chunk
+from ingest.faults import checkpoint
 from ingest.kept import LOW_KEPT, kept_ratio
 from ingest.parse import SUPPORTED, NoContent, ParseError, parse_file
+from ingest.repair import Repair, keyword_index_ok, reconcile, sync_store
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
-from rag.errors import BusyError, InputError
+from rag.errors import BusyError, EmbedderMismatchError, InputError
 from rag.lexical import BM25Index
 from rag.settings import Settings
 from rag.store import ChromaStore
@@ -53,6 +53,7 @@ class IngestReport:
     dry_run: bool = False
     low_kept: tuple[tuple[str, float], ...] = ()  # files of this run whose chunks keep < 80 % of their words
     notes: tuple[tuple[str, str], ...] = ()  # what parsing refused or missed (an include outside the folder)
+    repaired: str = ""  # what was found wrong with the index before this run, and put right
 
     def as_json(self) -> dict:
         return {
@@ -71,6 +72,7 @@ class IngestReport:
             "dry_run": self.dry_run,
             "low_kept": [{"path": p, "kept": round(k, 3)} for p, k in self.low_kept],
             "notes": [{"path": p, "note": n} for p, n in self.notes],
+            "repaired": self.repaired,
         }
 
 
@@ -201,50 +203,6 @@ def _prefetch(items: Iterator[_Prepared | None], depth: int = 64) -> Iterator[_P
         yield item
 
 
-def probe_store(settings: Settings) -> bool:
-    """Open, count and query the embedded Chroma in a child process: a damaged HNSW segment can crash the
-    process in native code, which no try/except would catch."""
-    code = (
-        "import sys, chromadb;"
-        "c = chromadb.PersistentClient(path=sys.argv[1], settings=chromadb.Settings(anonymized_telemetry=False));"
-        "names = [x.name for x in c.list_collections()];"
-        "col = c.get_collection(sys.argv[2]) if sys.argv[2] in names else None;"
-        "n = col.count() if col else 0;"
-        "got = col.get(limit=1, include=['embeddings']) if n else None;"
-        "n and col.query(query_embeddings=[got['embeddings'][0]], n_results=min(n, 3))"
-    )
-    path = settings.data_path / "chroma"
-    if not path.exists():
-        return True
-    try:
-        result = subprocess.run(
-            [sys.executable, "-c", code, str(path), settings.store.collection], capture_output=True, timeout=300
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return result.returncode == 0
-
-
-def _set_aside(path: Path) -> None:
-    if path.exists():
-        os.replace(path, path.with_name(f"{path.name}.damaged-{int(time.time())}"))
-
-
-def sync_store(catalog: Catalog, store: ChromaStore, model: str) -> tuple[int, int]:
-    """Make Chroma hold exactly the catalog's chunks; returns (added, removed)."""
-    want = catalog.chunk_ids()
-    have = store.ids()
-    missing = sorted(want - have)
-    extra = sorted(have - want)
-    if extra:
-        store.delete(extra)
-    for start in range(0, len(missing), 1000):
-        chunks = list(catalog.chunks(missing[start : start + 1000]))
-        vectors = catalog.vectors_for(model, chunks)
-        store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], [c.metadata for c in chunks])
-    return len(missing), len(extra)
-
-
 def ingest_folder(
     settings: Settings,
     folder: Path,
@@ -254,6 +212,9 @@ def ingest_folder(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
+    """Ingest `folder` incrementally. `rebuild`: parse, chunk and store every file again, replacing its
+    chunks file by file, so readers always see a whole index (old chunks or new, never none); with another
+    embedder the new index is built in a collection beside the live one and swapped in at the end."""
     started = time.perf_counter()
     walk = walk_folder(folder, settings.ingest.follow_symlinks)
     if not walk.files:
@@ -261,32 +222,38 @@ def ingest_folder(
     key = folder_key(folder)
     data_dir = settings.data_path
     with IngestLock(data_dir):
-        catalog = Catalog(data_dir / "catalog.sqlite3")
+        catalog = Catalog.open(data_dir / "catalog.sqlite3")
         try:
-            if rebuild and not dry_run:
-                ChromaStore.drop(settings)
-                catalog.clear()
             known = catalog.files(key)
-            seen = {f.source for f in walk.files}
-            removed = tuple(sorted(set(known) - seen))
+            removed = tuple(sorted(set(known) - {f.source for f in walk.files}))
             if dry_run:
                 return _dry_run(walk, known, removed, key, settings, embedder, started)
-            dirty = catalog.get_meta("dirty") == "1"
-            if dirty and settings.store.mode == "persistent" and not probe_store(settings):
-                # The last run died mid-write and left Chroma unusable: rebuild it from the catalog.
-                _set_aside(settings.data_path / "chroma")
-            store = ChromaStore(settings, embedder.info, create=True)
-            if dirty or rebuild:
-                sync_store(catalog, store, embedder.info.name)
-            catalog.set_meta("dirty", "1")
+            suspect = catalog.get_meta("dirty") == "1"
+            catalog.set_meta("dirty", "1")  # before anything that could leave the store and catalog apart
             catalog.set_meta("embedder", embedder.info.name)
+            checkpoint("start")
+            beside = None
+            try:
+                store, fixed = reconcile(settings, catalog, embedder, suspect=suspect)
+            except EmbedderMismatchError:
+                if not rebuild:
+                    raise
+                store, fixed, beside = ChromaStore.beside(settings, embedder.info), Repair(), True
+            if rebuild:
+                known = {path: replace(record, hash="") for path, record in known.items()}  # every file again
             report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)
+            if beside:
+                sync_store(catalog, store, embedder)  # the other folders' chunks, for the new collection too
+                checkpoint("before-promote")
+                store.promote(settings)
             changed = report.added or report.updated or report.removed
-            if changed or dirty or rebuild or BM25Index.load(data_dir) is None:
+            if changed or suspect or rebuild or fixed.changed or not keyword_index_ok(data_dir, catalog):
+                checkpoint("before-bm25")
                 BM25Index.build(((c.id, c.text) for c in catalog.chunks()), data_dir)
-                report = replace(report, seconds=time.perf_counter() - started)
             catalog.set_meta("dirty", "0")
-            return report
+            return replace(
+                report, seconds=time.perf_counter() - started, repaired=fixed.summary() if fixed.changed else ""
+            )
         finally:
             catalog.close()
 
@@ -366,6 +333,7 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
             [(p.found.source, p.digest, p.size, p.chunks, p.title, p.kept, p.notes) for p in pending],
             fresh,
         )
+        checkpoint("catalog-committed")
         stale = set().union(*old_ids.values()) - {c.id for c in all_chunks}
         if stale:
             store.delete(sorted(stale))
@@ -376,6 +344,7 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
                 [c.text for c in all_chunks],
                 [chunk_metadata(c, key, p.title) for p in pending for c in p.chunks],
             )
+        checkpoint("store-written")
         written += len(all_chunks)
         pending.clear()
 
@@ -406,6 +375,7 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
     if removed:
         stale = set().union(*(catalog.file_chunk_ids(key, p) for p in removed))
         catalog.remove_files(key, removed)
+        checkpoint("files-removed")
         store.delete(sorted(stale))
     seconds = time.perf_counter() - started
     total = sum(r.chunks for r in catalog.files(key).values())

@@ -5,22 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.embed import Embedder, make_embedder
+from rag.errors import IndexMissingError
 from rag.lexical import BM25Index
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import ChromaStore
 
 
-def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+def open_catalog(settings: Settings):
+    """The catalog, read-only. Reading commands never create a data directory: a mistyped --data-dir is an
+    error that names the path."""
     from ingest.catalog import Catalog
 
+    path = settings.data_path / "catalog.sqlite3"
+    if not path.is_file():
+        raise IndexMissingError(
+            f"nothing has been ingested into {settings.data_path}; run `rag ingest FOLDER` first "
+            "(or pass the data directory you ingested into with --data-dir)"
+        )
+    return Catalog.open(path, readonly=True)
+
+
+def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    catalog = open_catalog(settings)
+    if settings.store.mode == "persistent" and not (settings.data_path / "chroma").is_dir():
+        raise IndexMissingError(
+            f"the vector store of {settings.data_path} is missing; run `rag repair` to rebuild it from the catalog"
+        )
     embedder = embedder or make_embedder(settings.embedder)
     store = ChromaStore(settings, embedder.info, create=False)
-    lexical = catalog = None
-    catalog_path = settings.data_path / "catalog.sqlite3"
-    if settings.retrieve.retriever != "dense" and catalog_path.exists():
+    lexical = None
+    if settings.retrieve.retriever != "dense":
         lexical = BM25Index.load(settings.data_path)
-        catalog = Catalog(catalog_path, readonly=True)
     return Retriever(embedder, store, settings.retrieve, lexical, catalog)
 
 

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     sub.add_parser("setup", parents=[common], help="build the offline model files (run by `make install`)")
+    p = sub.add_parser(
+        "repair",
+        parents=[common],
+        help="check the vector store and keyword index against the catalog and rebuild what is missing or damaged",
+    )
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
     from rag.cli_finetune import add_parsers
 
     add_parsers(sub, common)
@@ -103,6 +109,11 @@ def _settings(args: argparse.Namespace):
     if retrieve:
         overrides["retrieve"] = retrieve
     return load_settings(args.config, overrides=overrides)
+
+
+def _notice(text: str) -> None:
+    if text:
+        print(f"note: {text}", file=sys.stderr)
 
 
 def _print_json(obj: Any) -> None:
@@ -129,6 +140,8 @@ def cmd_ingest(args, settings) -> int:
 def _print_ingest_report(report) -> None:
     title = "Dry run, nothing written" if report.dry_run else "Ingested"
     print(f"{title}: {report.folder}")
+    if report.repaired:
+        print(f"  repaired first: {report.repaired}")
     rows = [
         ("added", len(report.added)),
         ("updated", len(report.updated)),
@@ -163,7 +176,9 @@ def _print_ingest_report(report) -> None:
 def cmd_search(args, settings) -> int:
     from rag.app import open_retriever
 
-    hits = open_retriever(settings).search(args.query, settings.retrieve.k)
+    retriever = open_retriever(settings)
+    _notice(retriever.notice)
+    hits = retriever.search(args.query, settings.retrieve.k)
     if args.json:
         _print_json([h.as_json() for h in hits])
         return 0
@@ -180,6 +195,7 @@ def cmd_eval(args, settings) -> int:
 
     queries = load_queries(Path(args.queries))
     retriever = open_retriever(settings)
+    _notice(retriever.notice)
     rank = ranker(retriever, settings, args.k)
     rank(queries[0].question)  # warm-up: first-call costs are not query latency
     results = run_queries(queries, rank)
@@ -276,6 +292,7 @@ def cmd_ask(args, settings) -> int:
     from rag.app import open_retriever
 
     retriever = None if args.mode == "plain" else open_retriever(settings)
+    _notice(retriever.notice if retriever else "")
     streaming = not args.json
 
     def on_token(token: str) -> None:
@@ -313,14 +330,9 @@ def cmd_ask(args, settings) -> int:
 
 
 def cmd_status(args, settings) -> int:
-    from ingest.catalog import Catalog
+    from rag.app import open_catalog
 
-    path = settings.data_path / "catalog.sqlite3"
-    if not path.exists():
-        from rag.errors import IndexMissingError
-
-        raise IndexMissingError(f"nothing has been ingested into {settings.data_path}; run `rag ingest FOLDER` first")
-    catalog = Catalog(path, readonly=True)
+    catalog = open_catalog(settings)
     try:
         status = catalog.status()
         embedder = catalog.get_meta("embedder", "unknown")
@@ -374,6 +386,20 @@ def cmd_config(args, settings) -> int:
     return 0
 
 
+def cmd_repair(args, settings) -> int:
+    from ingest.repair import repair
+    from rag.app import open_catalog
+    from rag.embed import make_embedder
+
+    open_catalog(settings).close()  # a missing or damaged catalog is reported, never created
+    done = repair(settings, make_embedder(settings.embedder))
+    if args.json:
+        _print_json({**done.__dict__, "changed": done.changed, "summary": done.summary()})
+    else:
+        print(done.summary())
+    return 0
+
+
 def cmd_setup(args, settings) -> int:
     from rag import minilm, tokens
 
@@ -394,6 +420,7 @@ COMMANDS = {
     "status": cmd_status,
     "config": cmd_config,
     "setup": cmd_setup,
+    "repair": cmd_repair,
 }
 
 

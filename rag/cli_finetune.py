@@ -88,8 +88,7 @@ def _chat(settings, choice: str):
 
 
 def cmd_export(args, settings) -> int:
-    from ingest.catalog import Catalog
-    from rag.app import open_retriever
+    from rag.app import open_catalog, open_retriever
     from rag.export import (
         answered_examples,
         generated_examples,
@@ -99,10 +98,7 @@ def cmd_export(args, settings) -> int:
         write_export,
     )
 
-    catalog_path = settings.data_path / "catalog.sqlite3"
-    if not catalog_path.exists():
-        raise InputError(f"nothing has been ingested into {settings.data_path}; run `rag ingest FOLDER` first")
-    catalog = Catalog(catalog_path, readonly=True)
+    catalog = open_catalog(settings)
     k = args.k or settings.retrieve.k
     needs_retriever = args.questions or args.generate or args.with_context
     retriever = open_retriever(settings) if needs_retriever else None

@@ -66,3 +66,7 @@ class BusyError(RagError):
     """Another ingest holds the data directory."""
 
     exit_code = 4
+
+
+class DamagedError(RagError):
+    """A file of the data directory is damaged; the message names it and the command that fixes it."""

@@ -74,16 +74,26 @@ class BM25Index:
 
     @classmethod
     def load(cls, data_dir: Path) -> BM25Index | None:
+        """The index, or None when it is missing or damaged (an ingest or `rag repair` rebuilds it)."""
         import bm25s
 
         path = data_dir / INDEX_DIR
         try:
             ids = json.loads((path / "ids.json").read_text())
-        except (OSError, json.JSONDecodeError):
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                return None
+            if not ids:
+                return cls(None, [])
+            retriever = bm25s.BM25.load(str(path), mmap=False)
+            if int(retriever.scores["num_docs"]) != len(ids):  # ids.json from another build
+                return None
+            return cls(retriever, ids)
+        except Exception:  # damaged files raise whatever their reader raises
             return None
-        if not ids:
-            return cls(None, [])
-        return cls(bm25s.BM25.load(str(path), mmap=False), ids)
+
+    @property
+    def size(self) -> int:
+        return len(self._ids)
 
     def idf(self, terms: frozenset[str]) -> dict[str, float]:
         """How rare each term is in the index (BM25's IDF; a term the index never saw gets the highest)."""

@@ -136,6 +136,13 @@ class Retriever:
         return self._settings
 
     @property
+    def notice(self) -> str:
+        """What the user should know: a hybrid or keyword search that fell back to meaning only."""
+        if self._settings.retriever != "dense" and (self._lexical is None or self._catalog is None):
+            return "the keyword index is missing or damaged; searching by meaning only (`rag repair` rebuilds it)"
+        return ""
+
+    @property
     def mode(self) -> str:
         if self._lexical is None or self._catalog is None:
             return "dense"

@@ -59,16 +59,20 @@ def _client(settings: StoreSettings, data_dir: Path):
         where = f"{settings.host}:{settings.port}" if settings.mode == "http" else str(data_dir / "chroma")
         raise StoreError(
             f"cannot open the Chroma store at {where} ({type(exc).__name__}); "
-            + ("is `chroma run` running there?" if settings.mode == "http" else "check the data directory")
+            + (
+                "is `chroma run` running there?"
+                if settings.mode == "http"
+                else "it may be damaged: `rag repair` rebuilds it from the catalog"
+            )
         ) from None
 
 
 class ChromaStore:
     """One Chroma collection that remembers which embedder filled it."""
 
-    def __init__(self, settings: Settings, embedder: EmbedderInfo, create: bool):
+    def __init__(self, settings: Settings, embedder: EmbedderInfo, create: bool, name: str = ""):
         self._client = _client(settings.store, settings.data_path)
-        self._name = settings.store.collection
+        self._name = name or settings.store.collection
         self.embedder = embedder
         try:
             if create:
@@ -97,12 +101,33 @@ class ChromaStore:
             )
 
     @staticmethod
-    def drop(settings: Settings) -> None:
+    def drop(settings: Settings, name: str = "") -> None:
         client = _client(settings.store, settings.data_path)
         try:
-            client.delete_collection(settings.store.collection)
+            client.delete_collection(name or settings.store.collection)
         except Exception:  # absent already: nothing to drop
             pass
+
+    @classmethod
+    def beside(cls, settings: Settings, embedder: EmbedderInfo) -> ChromaStore:
+        """An empty collection next to the live one (`<name>.next`), for a rebuild with another embedder;
+        readers keep the live one until `promote`."""
+        name = f"{settings.store.collection}.next"
+        cls.drop(settings, name)
+        return cls(settings, embedder, create=True, name=name)
+
+    def promote(self, settings: Settings) -> None:
+        """Put this collection in place of the live one (two renames), then drop the old one."""
+        live = settings.store.collection
+        old = f"{live}.old"
+        self.drop(settings, old)
+        try:
+            self._client.get_collection(live, embedding_function=None).modify(name=old)
+        except Exception:  # no live collection: nothing to move away
+            pass
+        self._collection.modify(name=live)
+        self._name = live
+        self.drop(settings, old)
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metadatas: Sequence[dict]) -> None:
         # Chroma handles a few thousand rows per call well; callers batch below its max_batch_size.

@@ -70,9 +70,9 @@ def test_ingest_search_and_ask_through_a_chroma_server(cli, chroma_server, tmp_p
     assert json.loads(out)["unchanged"] == KB_FILES
 
 
-def test_unreachable_server_is_one_clear_line(cli, tmp_path, monkeypatch):
+def test_unreachable_server_is_one_clear_line(cli, kb_data, monkeypatch):
     monkeypatch.setenv("RAG_STORE_MODE", "http")
     monkeypatch.setenv("RAG_STORE_PORT", str(free_port()))
-    code, _, err = cli("search", "router", "--data-dir", tmp_path)
+    code, _, err = cli("search", "router", "--data-dir", kb_data)
     assert code == 3
     assert "is `chroma run` running there?" in err and len(err.strip().splitlines()) == 1
