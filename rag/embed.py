@@ -128,6 +128,7 @@ class OpenAIEmbedder:
                     model=self._model, input=batch, encoding_format="float"
                 ),
                 what=f"embedding model {self._model!r}",
+                timeout_setting="embedder.timeout_s",
             )
             rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
@@ -148,5 +149,7 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
     if settings.provider == "openai":
         from rag.generate import make_client
 
-        return OpenAIEmbedder(settings, make_client)
+        return OpenAIEmbedder(
+            settings, lambda url, key: make_client(url, key, settings.timeout_s, settings.max_retries)
+        )
     raise ConfigError(f"unknown embedder provider {settings.provider!r}; use 'local' or 'openai'")

@@ -38,12 +38,30 @@ def make_client(base_url: str, api_key_env: str, timeout: float = 60.0, max_retr
     return OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=max_retries)
 
 
-def call_api(fn: Callable[[], T], what: str) -> T:
-    """Run one SDK call; turn SDK errors into ModelError with a message that says what to do."""
+INVALID = "the server sent an invalid response"
+
+
+def call_api(fn: Callable[[], T], what: str, timeout_setting: str = "chat.timeout_s", streaming: bool = False) -> T:
+    """Run one SDK call; turn SDK errors into ModelError with a message that says what to do.
+    `timeout_setting` names the setting to raise on a timeout; `streaming`: the call reads the next piece
+    of an answer already under way (a broken connection then is not an unreachable server)."""
+    import json
+
     import openai
+    import pydantic
 
     try:
         return fn()
+    except (openai.APIResponseValidationError, json.JSONDecodeError, pydantic.ValidationError, TypeError) as exc:
+        raise ModelError(
+            f"{what}: {INVALID} ({type(exc).__name__}); check that the base URL is an OpenAI-compatible API"
+        ) from None
+    except openai.APIConnectionError as exc:
+        if isinstance(exc, openai.APITimeoutError):
+            raise ModelError(f"{what}: the request timed out; try again or raise {timeout_setting}") from None
+        if streaming:
+            raise ModelError(f"{what}: the connection broke in the middle of the answer; try again") from None
+        raise ModelError(f"{what}: cannot reach the server; check that it is running and the base URL") from None
     except openai.AuthenticationError:
         # The server's own text can echo part of the key: never repeat it.
         raise ModelError(f"{what}: the server rejected the API key (401); check the key in the environment") from None
@@ -53,10 +71,6 @@ def call_api(fn: Callable[[], T], what: str) -> T:
         raise ModelError(f"{what}: not found (404); check the model name and the server's base URL") from None
     except openai.RateLimitError:
         raise ModelError(f"{what}: rate limited (429) even after retries; wait a minute and try again") from None
-    except openai.APITimeoutError:
-        raise ModelError(f"{what}: the request timed out; try again or raise chat.timeout_s") from None
-    except openai.APIConnectionError:
-        raise ModelError(f"{what}: cannot reach the server; check that it is running and the base URL") from None
     except openai.BadRequestError as exc:
         raise ModelError(f"{what}: the server refused the request (400): {_short(exc)}") from None
     except openai.APIStatusError as exc:
@@ -92,13 +106,19 @@ class OpenAIChat:
             what,
         )
         iterator = iter(response)
+        finished = False
         while True:
-            chunk = call_api(lambda: next(iterator, None), what)
+            chunk = call_api(lambda: next(iterator, None), what, streaming=True)
             if chunk is None:
-                return
-            for choice in chunk.choices:
+                break
+            for choice in getattr(chunk, "choices", None) or []:
                 if choice.delta and choice.delta.content:
                     yield choice.delta.content
+                finished = finished or bool(choice.finish_reason)
+        if not finished:
+            # A stream that stops without saying why (no finish reason, no [DONE]) was cut off: the text so
+            # far is not an answer and must not be taken for one.
+            raise ModelError(f"{what}: {INVALID} (the answer stream ended before the server finished it)")
 
     def complete(self, messages: list[Message]) -> str:
         return "".join(self.stream(messages))

@@ -7,10 +7,11 @@ the key is read only where a client is made.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ class EmbedderSettings:
     api_batch_size: int = 256  # openai: texts per embeddings request
     threads: int = 0  # 0: one per core
     model_dir: str = ""  # empty: <venv>/share/rag/models
+    timeout_s: float = 60.0  # openai provider: seconds per embeddings request
+    max_retries: int = 2  # openai provider
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
             return False
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     try:
-        if kind is int and isinstance(value, float):
+        if (kind is int and isinstance(value, float)) or (kind in (int, float) and isinstance(value, bool)):
             raise ValueError
         return kind(value)
     except (TypeError, ValueError):
@@ -184,30 +187,49 @@ def _apply(settings: Settings, data: Mapping[str, Any], where: str) -> Settings:
         if key == "data_dir":
             changes["data_dir"] = _coerce(value, str, f"{where}: data_dir")
             continue
-        if key not in _SECTIONS or not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: unknown setting {key!r}; known: data_dir, {', '.join(_SECTIONS)}")
+        if key not in _SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{key}]{_nearest(key, ['data_dir', *_SECTIONS])}")
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {key} must be a section ([{key}]) of settings, not a single value")
         section = getattr(settings, key)
         cls = _section_class(key)
         hints = typing.get_type_hints(cls)
         sub: dict[str, Any] = {}
         for name, raw in value.items():
             if name not in hints:
-                raise ConfigError(f"{where}: unknown setting {key}.{name}; known: {', '.join(hints)}")
+                raise ConfigError(f"{where}: unknown setting {key}.{name}{_nearest(name, list(hints), key + '.')}")
             sub[name] = _coerce(raw, hints[name], f"{where}: {key}.{name}")
         changes[key] = replace(section, **sub)
     return replace(settings, **changes)
 
 
+# RAG_* variables that are not settings.
+OTHER_VARIABLES = ("RAG_CONFIG", "RAG_DEBUG", "RAG_DATA_DIR", "RAG_TEST_KILL_AT", "RAG_SERVER", "RAG_API_KEY")
+
+
+def _nearest(name: str, known: list[str], prefix: str = "") -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{close[0]}?" if close else f"; known: {', '.join(known)}"
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """RAG_DATA_DIR, RAG_<SECTION>_<NAME> (e.g. RAG_CHAT_BASE, RAG_STORE_PORT)."""
+    """RAG_DATA_DIR, RAG_<SECTION>_<NAME> (e.g. RAG_CHAT_BASE, RAG_STORE_PORT). An unknown RAG_* variable is
+    an error that names the nearest known one: a typo must not be ignored silently."""
     out: dict[str, Any] = {}
     if "RAG_DATA_DIR" in environ:
         out["data_dir"] = environ["RAG_DATA_DIR"]
+    known = list(OTHER_VARIABLES)
     for section in _SECTIONS:
         for f in fields(_section_class(section)):
             name = f"RAG_{section}_{f.name}".upper()
+            known.append(name)
             if name in environ:
                 out.setdefault(section, {})[f.name] = environ[name]
+    for name in environ:
+        if name.startswith("RAG_") and name not in known:
+            raise ConfigError(f"unknown environment variable {name}{_nearest(name, known)}")
     return out
 
 
@@ -226,6 +248,12 @@ def load_settings(
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {file} not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {file} is a folder; pass a TOML file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {file} is not UTF-8 text; save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
         settings = _apply(settings, data, str(file))
@@ -236,17 +264,85 @@ def load_settings(
     return settings
 
 
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    return lambda v: "" if v in allowed else f"must be one of {', '.join(allowed)}"
+
+
+def _range(low: float | None = None, high: float | None = None) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if isinstance(v, float) and not math.isfinite(v):
+            return "must be a finite number"
+        if low is not None and v < low:
+            return f"must be at least {low}"
+        if high is not None and v > high:
+            return f"must be at most {high}"
+        return ""
+
+    return check
+
+
+_RULES: dict[tuple[str, str], Callable[[Any], str]] = {
+    ("embedder", "provider"): _choice("local", "openai"),
+    ("embedder", "variant"): _choice("fp32", "int8"),
+    ("embedder", "dimension"): _range(1),
+    ("embedder", "max_tokens"): _range(16),
+    ("embedder", "batch_size"): _range(1),
+    ("embedder", "api_batch_size"): _range(1, 2048),
+    ("embedder", "threads"): _range(0),
+    ("embedder", "timeout_s"): _range(0.1),
+    ("embedder", "max_retries"): _range(0, 10),
+    ("store", "mode"): _choice("persistent", "http"),
+    ("store", "port"): _range(1, 65535),
+    ("store", "ef_search"): _range(1),
+    ("chunk", "max_tokens"): _range(32),
+    ("chunk", "target_tokens"): _range(16),
+    ("chunk", "overlap_tokens"): _range(0),
+    ("ingest", "max_file_mb"): _range(0.001),
+    ("ingest", "batch_chunks"): _range(1),
+    ("retrieve", "retriever"): _choice("hybrid", "dense", "bm25"),
+    ("retrieve", "k"): _range(1, 100),
+    ("retrieve", "candidates"): _range(1, 1000),
+    ("retrieve", "fusion"): _choice("score", "rrf"),
+    ("retrieve", "bm25_weight"): _range(0),
+    ("retrieve", "rrf_k"): _range(1),
+    ("retrieve", "lead_weight"): _range(0),
+    ("retrieve", "title_weight"): _range(0),
+    ("retrieve", "intent_weight"): _range(0),
+    ("retrieve", "min_score"): _range(-1, 1),
+    ("retrieve", "abstain_similarity"): _range(-1, 1),
+    ("retrieve", "extractive_words"): _range(10, 1000),
+    ("retrieve", "few_shot_examples"): _range(0, 20),
+    ("chat", "temperature"): _range(0, 2),
+    ("chat", "max_tokens"): _range(1),
+    ("chat", "timeout_s"): _range(0.1),
+    ("chat", "max_retries"): _range(0, 10),
+    ("finetune", "poll_s"): _range(0.01),
+    ("finetune", "default_max_tokens"): _range(1),
+}
+
+
 def _validate(settings: Settings) -> None:
-    if settings.store.mode not in {"persistent", "http"}:
-        raise ConfigError(f"store.mode must be 'persistent' or 'http', not {settings.store.mode!r}")
+    for (section, name), rule in _RULES.items():
+        value = getattr(getattr(settings, section), name)
+        problem = rule(value)
+        if problem:
+            raise ConfigError(f"{section}.{name} {problem}, not {value!r}")
+    for section in _SECTIONS:
+        for f in fields(_section_class(section)):
+            value = getattr(getattr(settings, section), f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{section}.{f.name} must be a finite number, not {value!r}")
+    for name, table in (
+        ("finetune.prices", settings.finetune.prices),
+        ("finetune.context_limits", settings.finetune.context_limits),
+    ):
+        for model, value in table.items():
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name}.{model} must be a finite number of at least 0, not {value!r}")
     if settings.chunk.overlap_tokens >= settings.chunk.target_tokens:
         raise ConfigError("chunk.overlap_tokens must be smaller than chunk.target_tokens")
-    if settings.retrieve.retriever not in {"hybrid", "dense", "bm25"}:
-        raise ConfigError(f"retrieve.retriever must be hybrid, dense or bm25, not {settings.retrieve.retriever!r}")
-    if settings.retrieve.fusion not in {"score", "rrf"}:
-        raise ConfigError(f"retrieve.fusion must be score or rrf, not {settings.retrieve.fusion!r}")
-    if settings.retrieve.k < 1:
-        raise ConfigError("retrieve.k must be at least 1")
+    if settings.chunk.target_tokens > settings.chunk.max_tokens:
+        raise ConfigError("chunk.target_tokens must not be larger than chunk.max_tokens")
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:

@@ -43,6 +43,11 @@ class FakeOpenAI:
     reply: str = REPLY
     fail_with: int | None = None
     delay_s: float = 0.0
+    # Streaming faults: "" (a well-formed stream), "no-finish" (stops after the text: no finish chunk, no
+    # [DONE]), "bad-json" (an event that is not JSON), "json-200" (a plain JSON body, not a stream).
+    stream_fault: str = ""
+    hold_last: threading.Event | None = None  # set: the last token waits until the client sets this event
+    released: bool | None = None  # whether the client released the last token while it was held
     known_models: set[str] | None = None  # None: every model exists
     dimension: int = 64
     files: dict[str, dict] = field(default_factory=dict)
@@ -244,24 +249,37 @@ class FakeOpenAI:
                         },
                     )
                     return
+                if fake.stream_fault == "json-200":
+                    self._send(200, {"unexpected": "not a chat completion stream"})
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                words = fake.reply.split(" ")
-                for n, word in enumerate(words):
-                    piece = word if n == 0 else " " + word
-                    event = {
+
+                def event(delta: dict, finish: str | None) -> None:
+                    chunk = {
                         "id": "chatcmpl-1",
                         "object": "chat.completion.chunk",
                         "created": 0,
                         "model": model,
-                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
                     }
-                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
+
+                words = fake.reply.split(" ")
+                for n, word in enumerate(words):
+                    if n == len(words) - 1 and fake.hold_last is not None:
+                        fake.released = fake.hold_last.wait(timeout=10)
+                    if n == 1 and fake.stream_fault == "bad-json":
+                        self.wfile.write(b"data: {this is not json\n\n")
+                        self.wfile.flush()
+                    event({"content": word if n == 0 else " " + word}, None)
+                if fake.stream_fault != "no-finish":
+                    event({}, "stop")
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
                 self.close_connection = True
 
             def _embeddings(self, body: dict) -> None:

@@ -154,3 +154,24 @@ def test_everyday_words_the_docs_do_not_use_do_not_decline_a_question(cli, kb_da
     code, out, _ = cli("ask", "my laptop died halfway through the update, what now?", "--data-dir", kb_data, "--json")
     data = json.loads(out)
     assert code == 0 and data["abstained"] is False and data["sources"]
+
+
+def test_tokens_are_shown_as_they_arrive_not_after_the_answer(openai_env, settings_for, embedder):
+    """The server holds back its last token until the client has shown the first one: a client that buffered
+    the answer would never show anything, and the server would give up waiting."""
+    import threading
+
+    from rag.answer import ask
+    from rag.app import open_retriever
+
+    openai_env.hold_last = threading.Event()
+    shown: list[str] = []
+
+    def on_token(token: str) -> None:
+        shown.append(token)
+        openai_env.hold_last.set()
+
+    settings = settings_for(chat={"base": "base-model-1"})
+    answer = ask(QUESTION, settings, open_retriever(settings, embedder), on_token=on_token)
+    assert openai_env.released is True  # the first token reached us while the server still held the last
+    assert "".join(shown) == answer.answer == REPLY

@@ -46,9 +46,7 @@ def rag(data: Path, *args: str, kill_at: str = "") -> subprocess.CompletedProces
     env.update(RAG_DATA_DIR=str(data), RAG_INGEST_BATCH_CHUNKS="8", RAG_LOG_ENABLED="false")
     if kill_at:
         env["RAG_TEST_KILL_AT"] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([sys.executable, "-m", "rag", *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def state(data: Path, embedder) -> dict:

@@ -122,3 +122,19 @@ def test_missing_api_key_for_openai(cli, kb_data, monkeypatch):
     monkeypatch.setenv("RAG_CHAT_BASE", "gpt-4o-mini")
     code, _, err = cli("ask", QUESTION, "--data-dir", kb_data)
     assert code == 2 and "OPENAI_API_KEY" in one_line(err)
+
+
+@pytest.mark.parametrize("fault", ["no-finish", "bad-json", "json-200"])
+def test_an_invalid_response_is_exit_3_and_never_logged_as_an_answer(cli, chat, kb_copy, monkeypatch, fault):
+    monkeypatch.setenv("RAG_LOG_ENABLED", "true")
+    chat.stream_fault = fault
+    code, out, err = cli("ask", QUESTION, "--data-dir", kb_copy)
+    assert code == 3, (fault, out, err)
+    assert "the server sent an invalid response" in one_line(err)
+    from rag.querylog import QueryLog, log_path
+
+    log_file = log_path(kb_copy)
+    if log_file.exists():
+        log = QueryLog(log_file)
+        assert list(log.entries(10)) == []
+        log.close()

@@ -35,7 +35,12 @@ def test_switching_embedder_is_refused_until_rebuild(cli, openai_embed_env, monk
     assert code != 0 and "openai:embed-small" in err and "--rebuild" in err
     code, out, err = cli("ingest", KB / "billing", "--rebuild", "--json")
     assert code == 0, err
-    assert json.loads(out)["added"] == 3
+    assert json.loads(out)["updated"] == 3
+    # The new collection (built beside the old one) is now the live one.
+    code, out, err = cli("search", "charged twice this month", "--json")
+    assert code == 0, err and json.loads(out)[0]["source"] == "billing-and-invoices.md"
+    code, out, _ = cli("status", "--json")
+    assert json.loads(out)["embedder"] == "local:all-MiniLM-L6-v2"
 
 
 def test_wrong_dimension_setting_is_explained(cli, openai_embed_env, monkeypatch):
