@@ -45,7 +45,9 @@ class NoContent(ParseError):
 
 
 def read_text(path: Path) -> str:
-    """Decode text files: UTF-8 (with or without BOM), UTF-16 with BOM, else latin-1."""
+    """Decode text files: UTF-8 (with or without BOM), UTF-16 with BOM, else latin-1. A UTF-8 file with a
+    few bad bytes stays UTF-8 (the bad bytes become U+FFFD), so one stray byte cannot turn "Café" into
+    "CafÃ©" for the whole file."""
     raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = raw.decode("utf-16")
@@ -55,11 +57,26 @@ def read_text(path: Path) -> str:
         except UnicodeDecodeError:
             if _looks_binary(raw):
                 raise ParseError("binary content in a text file") from None
-            text = raw.decode("latin-1")
+            text = raw.decode("utf-8-sig", errors="replace")
+            if text.count("\ufffd") > max(3, len(text) // 1000):  # not UTF-8 with a few slips: latin-1
+                text = raw.decode("latin-1")
     if "\x00" in text:
         if _looks_binary(raw):
             raise ParseError("binary content in a text file")
         text = text.replace("\x00", "")
+    return text
+
+
+MAX_LINE = 100_000  # characters: longer lines are data or minified output, not documentation prose
+
+
+def _check_lines(text: str) -> str:
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest > MAX_LINE:
+        raise ParseError(
+            f"a line of {longest:,} characters (over {MAX_LINE:,}); this looks like data or generated output, "
+            "not documentation: leave it out with .ragignore or split it into lines"
+        )
     return text
 
 
@@ -115,7 +132,7 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
     if suffix in {".md", ".markdown"}:
         from unstructured.partition.md import partition_md
 
-        raw = read_text(path)
+        raw = _check_lines(read_text(path))
         page = markdown.normalise(raw)
         elements = partition_md(text=_separate_lists(page.text), languages=_LANGUAGES)
         markup_only = bool(page.meta) and not kept.words(page.text)
@@ -126,12 +143,12 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         raw = read_text(path)
         return _Source(partition_html(text=_unwrap_html(raw), languages=_LANGUAGES), kept.html_plain(raw))
     if suffix in {".txt", ".text"}:
-        raw = read_text(path)
+        raw = _check_lines(read_text(path))
         return _Source(_text_elements(raw), raw)
     if suffix == ".rst":
         from unstructured.partition.html import partition_html
 
-        raw = read_text(path)
+        raw = _check_lines(read_text(path))
         html, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
         return _Source(partition_html(text=html, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
     if suffix == ".docx":

@@ -30,10 +30,10 @@ from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
 from rag.errors import BusyError, EmbedderMismatchError, InputError
 from rag.lexical import BM25Index
-from rag.settings import Settings
+from rag.settings import IngestSettings, Settings
 from rag.store import ChromaStore
 
-PIPELINE_VERSION = "9"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
+PIPELINE_VERSION = "10"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
 
 
 @dataclass(frozen=True)
@@ -147,10 +147,10 @@ def _hash_file(path: Path, limit_bytes: int, salt: str) -> tuple[str, int]:
 
 
 def _prepare(
-    found: FoundFile, known: dict, key: str, chunker: Chunker, limit: int, salt: str, root: Path
+    found: FoundFile, known: dict, key: str, chunker: Chunker, limits: IngestSettings, salt: str, root: Path
 ) -> _Prepared | None:
     try:
-        digest, size = _hash_file(found.path, limit, salt)
+        digest, size = _hash_file(found.path, int(limits.max_file_mb * 1e6), salt)
     except ParseError as exc:
         return _Prepared(found, "", 0, error=str(exc))
     except OSError as exc:
@@ -165,6 +165,12 @@ def _prepare(
     try:
         doc = parse_file(found.path, found.source, root)
         prepared.chunks = chunker.chunk(doc, key)
+        if len(prepared.chunks) > limits.max_file_chunks:
+            count, prepared.chunks = len(prepared.chunks), []
+            raise ParseError(
+                f"makes {count:,} chunks, over ingest.max_file_chunks ({limits.max_file_chunks:,}); "
+                "split the file or raise the limit"
+            )
         prepared.title = doc.title
         prepared.notes = doc.notes
         prepared.kept = kept_ratio(doc.reference, [c.text for c in prepared.chunks])
@@ -299,7 +305,6 @@ def _dry_run(walk, known, removed, key, settings, embedder, started) -> IngestRe
 
 def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started) -> IngestReport:
     chunker = Chunker(settings.chunk, embedder.count_tokens, embedder.max_tokens)
-    limit = int(settings.ingest.max_file_mb * 1e6)
     model = embedder.info.name
     added: list[str] = []
     updated: list[str] = []
@@ -349,13 +354,16 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         pending.clear()
 
     salt = _salt(settings, embedder)
-    items = (_prepare(f, known, key, chunker, limit, salt, folder) for f in walk.files)
+    items = (_prepare(f, known, key, chunker, settings.ingest, salt, folder) for f in walk.files)
     for prepared in _prefetch(items):
         done_files += 1
         if prepared is None:
             unchanged += 1
         elif prepared.error:
-            failed.append((prepared.found.source, prepared.error))
+            # A file that worked before keeps its chunks: a damaged nightly edit does not erase knowledge.
+            before = known.get(prepared.found.source)
+            kept = " (previous version kept)" if before is not None and before.chunks else ""
+            failed.append((prepared.found.source, prepared.error + kept))
         else:
             source = prepared.found.source
             if prepared.skip:

@@ -130,6 +130,8 @@ def cmd_export(args, settings) -> int:
     else:
         for path, n in result.files.items():
             print(f"wrote {n} examples to {path}")
+        if result.note:
+            print(result.note)
         print(
             f"provenance in {result.provenance}; by origin: "
             + ", ".join(f"{k} {v}" for k, v in result.by_origin.items())
@@ -220,8 +222,8 @@ def _start(args, settings, tuner) -> int:
 
     base = args.base or settings.finetune.base
     paths = [Path(args.train)] + ([Path(args.validation)] if args.validation else [])
-    for path in paths:
-        report = validate_file(path, base, settings.finetune, args.epochs)
+    for path, role in zip(paths, ("training", "validation"), strict=False):
+        report = validate_file(path, base, settings.finetune, args.epochs, role)
         if report.errors:
             print_report(report)
             raise InputError(f"{path} has {len(report.errors)} error(s); fix them, then run this again")

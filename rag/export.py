@@ -132,6 +132,7 @@ class ExportResult:
     provenance: str
     dropped_duplicates: int
     by_origin: dict[str, int]
+    note: str = ""
 
 
 def write_export(
@@ -155,7 +156,11 @@ def write_export(
     order = list(range(len(unique)))
     random.Random(seed).shuffle(order)
     n_val = round(len(unique) * val_split)
-    if val_split:
+    note = ""
+    if val_split and n_val == 0:
+        # A split that rounds to nothing writes no validation file (never one holding a blank line).
+        note = f"--val-split {val_split} of {len(unique)} examples rounds to 0: no validation file written"
+    if n_val:
         splits = {out.with_suffix(".val.jsonl"): order[:n_val], out.with_suffix(".train.jsonl"): order[n_val:]}
     else:
         splits = {out: list(range(len(unique)))}
@@ -187,5 +192,5 @@ def write_export(
     for example in unique:
         by_origin[example.origin] = by_origin.get(example.origin, 0) + 1
     return ExportResult(
-        {str(p): len(i) for p, i in splits.items()}, str(provenance), len(examples) - len(unique), by_origin
+        {str(p): len(i) for p, i in splits.items()}, str(provenance), len(examples) - len(unique), by_origin, note
     )

@@ -180,7 +180,8 @@ class Retriever:
             for rank, hit in enumerate(dense, 1):
                 fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (s.rrf_k + rank)
             for rank, (chunk_id, _) in enumerate(lexical, 1):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + s.bm25_weight / (s.rrf_k + rank)
+                if chunk_id in known:  # an id the catalog no longer holds (a stale keyword index) is skipped
+                    fused[chunk_id] = fused.get(chunk_id, 0.0) + s.bm25_weight / (s.rrf_k + rank)
         else:
             # Cosine (calibrated across questions) plus BM25 relative to the best BM25 match of this question.
             # BM25 is scored over the whole index, so dense-only candidates get their keyword score too.

@@ -60,6 +60,7 @@ class IngestSettings:
     max_file_mb: float = 50.0
     batch_chunks: int = 256  # chunks per embed + commit round: large enough to batch well, small to lose little
     follow_symlinks: bool = False  # ingest symlinked files whose target is outside the folder (--follow-symlinks)
+    max_file_chunks: int = 20_000  # a file that would make more chunks is listed as failed, not flooded in
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,7 @@ _RULES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("chunk", "overlap_tokens"): _range(0),
     ("ingest", "max_file_mb"): _range(0.001),
     ("ingest", "batch_chunks"): _range(1),
+    ("ingest", "max_file_chunks"): _range(1),
     ("retrieve", "retriever"): _choice("hybrid", "dense", "bm25"),
     ("retrieve", "k"): _range(1, 100),
     ("retrieve", "candidates"): _range(1, 1000),
@@ -316,7 +318,7 @@ _RULES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("chat", "max_tokens"): _range(1),
     ("chat", "timeout_s"): _range(0.1),
     ("chat", "max_retries"): _range(0, 10),
-    ("finetune", "poll_s"): _range(0.01),
+    ("finetune", "poll_s"): _range(0),
     ("finetune", "default_max_tokens"): _range(1),
 }
 

@@ -133,7 +133,10 @@ def _tokens(obj: dict, fmt: str, encode) -> int:
     return total
 
 
-def validate_file(path: Path, base: str, settings: FinetuneSettings, epochs: int | None = None) -> DataReport:
+def validate_file(
+    path: Path, base: str, settings: FinetuneSettings, epochs: int | None = None, role: str = "training"
+) -> DataReport:
+    """`role`: "training" or "validation" (a validation file needs one example, not ten)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -186,7 +189,10 @@ def validate_file(path: Path, base: str, settings: FinetuneSettings, epochs: int
     if fmt == "prompt-completion" and formats:
         issues.append(Issue(0, "warning", "prompt/completion is the legacy format; current models train on chat"))
     n = len(token_counts)
-    if n < MIN_EXAMPLES:
+    if role == "validation":
+        if n < 1:
+            issues.append(Issue(0, "error", "no valid examples; a validation file needs at least one"))
+    elif n < MIN_EXAMPLES:
         issues.append(Issue(0, "error", f"{n} valid examples; fine-tuning needs at least {MIN_EXAMPLES}"))
     elif n < RECOMMENDED_EXAMPLES:
         issues.append(Issue(0, "warning", f"{n} examples; {RECOMMENDED_EXAMPLES} or more usually work better"))

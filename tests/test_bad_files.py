@@ -76,3 +76,44 @@ def test_progress_is_plain_lines_when_not_a_terminal():
         "ingest: 5/10 files, 40 chunks, 20.0 chunks/s, ETA 0:02",
         "ingest: 10/10 files, 80 chunks, 20.0 chunks/s, ETA 0:00",
     ]
+
+
+def test_a_file_whose_new_version_fails_keeps_its_old_chunks(cli, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "router.md").write_text("# Router\n\nHold the reset button for ten seconds to restore the defaults.\n")
+    data = tmp_path / "d"
+    assert cli("ingest", docs, "--quiet", "--data-dir", data)[0] == 0
+    (docs / "router.md").write_bytes(os.urandom(4096))  # a damaged save
+    code, out, _ = cli("ingest", docs, "--json", "--data-dir", data)
+    assert code == 5
+    [failed] = json.loads(out)["failed"]
+    assert failed["path"] == "router.md" and failed["reason"].endswith("(previous version kept)")
+    code, out, _ = cli("search", "reset button defaults", "--json", "--data-dir", data)
+    assert json.loads(out)[0]["source"] == "router.md"
+
+
+def test_one_bad_byte_does_not_turn_a_utf8_file_into_latin1(tmp_path):
+    from ingest.parse import read_text
+
+    path = tmp_path / "cafe.md"
+    path.write_bytes("# Café menu\n\nThe café opens at eight; crème brûlée on Fridays.\n".encode() + b"\xff\n")
+    text = read_text(path)
+    assert "Café" in text and "crème brûlée" in text and "Ã" not in text
+
+
+def test_pathological_files_get_a_reason(cli, tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "minified.md").write_text("word " * 30_000)  # one line of 150,000 characters
+    (docs / "minified.txt").write_text("data," * 30_000)
+    (docs / "long.txt").write_text("\n\n".join(f"Paragraph {n} about the modem lights." for n in range(400)))
+    (docs / "ok.md").write_text("# Fine\n\nA normal page about printers.\n")
+    monkeypatch.setenv("RAG_INGEST_MAX_FILE_CHUNKS", "20")
+    code, out, _ = cli("ingest", docs, "--json", "--data-dir", tmp_path / "d")
+    assert code == 5
+    failed = {f["path"]: f["reason"] for f in json.loads(out)["failed"]}
+    assert failed["minified.md"].startswith("a line of 150,000 characters (over 100,000)")
+    assert failed["minified.txt"].startswith("a line of 150,000 characters")
+    assert failed["long.txt"].startswith("makes ") and "over ingest.max_file_chunks (20)" in failed["long.txt"]
+    assert "ok.md" not in failed

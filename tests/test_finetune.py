@@ -297,3 +297,23 @@ def test_compare_scores_each_configuration(cli, api, tmp_path):
     assert rag["source_hit_rate"] == 1.0 and plain["source_hit_rate"] is None
     text = report.read_text()
     assert "| base/rag | base-model-1 | 2 |" in text and "## How many mesh points do I need?" in text
+
+
+def test_a_small_validation_split_is_accepted_by_finetune_start(cli, api, kb_copy, tmp_path):
+    out = tmp_path / "kb.jsonl"
+    code, stdout, err = cli("export-finetune", out, "--val-split", "0.05", "--seed", "7")
+    assert code == 0, err
+    val, train = out.with_suffix(".val.jsonl"), out.with_suffix(".train.jsonl")
+    assert 1 <= len(val.read_text().splitlines()) < 10  # fewer than the training minimum
+    code, stdout, err = cli("finetune", "start", train, "--validation", val, "--no-follow")
+    assert code == 0, err
+    job = next(iter(api.jobs.values()))
+    assert job["validation_file"] is not None
+
+
+def test_a_split_that_rounds_to_zero_writes_no_validation_file(cli, kb_copy, tmp_path):
+    out = tmp_path / "kb.jsonl"
+    code, stdout, err = cli("export-finetune", out, "--val-split", "0.001", "--data-dir", kb_copy)
+    assert code == 0, err
+    assert "rounds to 0: no validation file written" in stdout
+    assert out.exists() and not out.with_suffix(".val.jsonl").exists()

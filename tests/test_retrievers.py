@@ -163,3 +163,20 @@ def test_a_question_that_names_a_page_by_its_title_lifts_that_page(cli, kb_data,
     # A two-term title ("Printer troubleshooting") is in too many questions to mean anything.
     changes = lifts(cli, kb_data, monkeypatch, "printer troubleshooting for paper jams", "RAG_RETRIEVE_TITLE_WEIGHT")
     assert changes and all(math.isclose(lift, 0.0, abs_tol=2e-4) for _, lift in changes)
+
+
+def test_rrf_fusion_ranks_and_survives_a_stale_keyword_index(cli, kb_copy, monkeypatch):
+    from ingest.catalog import Catalog
+    from rag.lexical import BM25Index
+
+    catalog = Catalog(kb_copy / "catalog.sqlite3", readonly=True)
+    pairs = [(c.id, c.text) for c in catalog.chunks()]
+    catalog.close()
+    # A keyword index that knows a chunk the catalog does not (left by an interrupted run).
+    BM25Index.build(pairs + [("0" * 32, "restart the router and the modem, then wait two minutes")], kb_copy)
+    monkeypatch.setenv("RAG_RETRIEVE_FUSION", "rrf")
+    code, out, err = cli("search", "restart the router", "--json", "--data-dir", kb_copy)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert rows and all(r["id"] != "0" * 32 for r in rows)
+    assert rows[0]["source"] in {"internet/home-internet-troubleshooting.md", "internet/nw-ax3000-router-manual.pdf"}
