@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.hits import Hit
 from rag.lexical import BM25Index
-from rag.retrieve import Hit
 from rag.settings import Settings
 
 _WORD = re.compile(r"[^\W_][\w'+#.-]*[^\W_]|[^\W_]", re.UNICODE)

@@ -10,8 +10,9 @@ from rag.abstain import judge
 from rag.errors import ConfigError
 from rag.extract import LABEL, extractive_answer
 from rag.generate import ChatModel, OpenAIChat
+from rag.hits import Hit
 from rag.prompt import few_shot_messages, plain_messages, rag_messages
-from rag.retrieve import Hit, Retriever
+from rag.retrieve import Retriever
 from rag.settings import Settings
 
 MODES = ("rag", "few-shot", "plain")

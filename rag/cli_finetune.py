@@ -71,7 +71,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _client(settings):
-    from rag.generate import make_client
+    from rag.client import make_client
 
     c = settings.chat
     return make_client(c.base_url, c.api_key_env, c.timeout_s, c.max_retries)

@@ -118,7 +118,7 @@ class OpenAIEmbedder:
         return count_openai_tokens(text, self._model)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        from rag.generate import call_api
+        from rag.client import call_api
 
         rows: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
@@ -147,7 +147,7 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
         root = Path(settings.model_dir) if settings.model_dir else None
         return MiniLMEmbedder(settings.variant, root, settings.threads, settings.batch_size)
     if settings.provider == "openai":
-        from rag.generate import make_client
+        from rag.client import make_client
 
         return OpenAIEmbedder(
             settings, lambda url, key: make_client(url, key, settings.timeout_s, settings.max_retries)

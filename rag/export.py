@@ -18,8 +18,10 @@ from ingest.documents import join_answer, qa_piece
 from rag.errors import InputError
 from rag.files import write_atomically
 from rag.generate import ChatModel
-from rag.prompt import Message, plain_messages, rag_messages, template
-from rag.retrieve import Hit, Retriever
+from rag.hits import Hit
+from rag.messages import Message
+from rag.prompt import plain_messages, rag_messages, template
+from rag.retrieve import Retriever
 
 FORMATS = ("chat", "prompt-completion")
 PC_SEPARATOR = "\n\n###\n\n"  # legacy prompt/completion guidance: a fixed separator ends every prompt

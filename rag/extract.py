@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.retrieve import Hit
+from rag.hits import Hit
 
 LABEL = "Extractive answer (no chat model is configured; quoted from the knowledge base):"
 Terms = Callable[[list[str]], list[frozenset[str]]]  # stemmed content terms of each text (the BM25 analyser)

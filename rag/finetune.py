@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.client import call_api
 from rag.errors import ModelError
 from rag.files import write_atomically
-from rag.generate import call_api
 
 FINAL = {"succeeded", "failed", "cancelled"}
 

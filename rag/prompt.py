@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from rag.retrieve import Hit
-
-
-@dataclass(frozen=True)
-class Message:
-    role: str
-    content: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+from rag.hits import Hit
+from rag.messages import Message
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from rag.extract import LABEL, extractive_answer
-from rag.retrieve import Hit
+from rag.hits import Hit
 
 
 def hit(text: str, source: str = "guide.md", headings: str = "", kind: str = "passage", question: str = "") -> Hit:

@@ -1,0 +1,63 @@
+"""A retrieved chunk as every stage after retrieval sees it: the answer, the prompt, the citations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.documents import qa_piece
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    text: str
+    source: str
+    score: float  # cosine similarity to the question, whichever retriever found the chunk
+    kind: str
+    headings: str
+    page: int | None
+    question: str = ""
+    rank_score: float = 0.0
+    folder: str = ""  # the ingested folder the source belongs to
+    title: str = ""  # the source file's name without extension
+
+    @property
+    def label(self) -> str:
+        """`path > heading, page N`: how a source is cited."""
+        label = self.source
+        if self.headings:
+            label += f" > {self.headings}"
+        if self.page is not None:
+            label += f", page {self.page}"
+        return label
+
+    @property
+    def first_heading(self) -> str:
+        return self.headings.split(" > ")[0]
+
+    @property
+    def file_words(self) -> str:
+        """The file name as words: "load-balancer-limits" -> "load balancer limits"."""
+        return self.title.replace("_", " ").replace("-", " ")
+
+    @property
+    def page_title(self) -> str:
+        """The document's title: its first heading, else its file name in words."""
+        return self.first_heading or self.file_words
+
+    @property
+    def answer(self) -> str:
+        """For Q&A chunks, the piece of the answer this chunk holds (the codec of ingest.documents)."""
+        return qa_piece(self.text, self.question).strip() if self.kind == "qa" else self.text
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "score": round(self.rank_score, 4),  # what the ranking used
+            "similarity": round(self.score, 4),  # cosine similarity to the question
+            "kind": self.kind,
+            "headings": self.headings,
+            "page": self.page,
+            "text": self.text,
+        }
