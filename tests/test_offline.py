@@ -79,3 +79,40 @@ def test_ingest_search_ask_with_the_network_blocked(tmp_path):
     assert probe.returncode != 0
     attempts = log.read_text().splitlines()
     assert attempts == ["resolve 192.0.2.1"] or attempts == ["connect ('192.0.2.1', 80)"], attempts
+
+
+def test_a_users_own_en_core_web_sm_is_left_alone(tmp_path):
+    """rag installs nothing under spaCy's model name and never loads it: a model the user has installed
+    keeps working for their own code, and parsing does not touch it."""
+    from importlib import metadata
+
+    assert "en_core_web_sm" not in {d.metadata["Name"].replace("-", "_").lower() for d in metadata.distributions()}
+    site = tmp_path / "site"
+    (site / "en_core_web_sm").mkdir(parents=True)
+    (site / "en_core_web_sm-3.8.0.dist-info").mkdir()  # what pip leaves: spaCy looks for the distribution
+    (site / "en_core_web_sm-3.8.0.dist-info" / "METADATA").write_text("Name: en_core_web_sm\nVersion: 3.8.0\n")
+    (site / "en_core_web_sm" / "__init__.py").write_text(
+        "import os\n"
+        "def load(**overrides):\n"
+        "    with open(os.environ['LOADS'], 'a') as f: f.write('load\\n')\n"
+        "    import spacy\n"
+        "    nlp = spacy.blank('en')\n"
+        "    nlp.meta['name'] = 'users_own_model'\n"
+        "    return nlp\n"
+    )
+    script = textwrap.dedent(
+        f"""
+        import spacy
+        from pathlib import Path
+        from ingest.parse import parse_file
+        doc = parse_file(Path({str(KB / "devices" / "laptop-troubleshooting.txt")!r}), "laptop.txt")
+        assert doc.sections
+        print(spacy.load("en_core_web_sm").meta["name"])
+        """
+    )
+    loads = tmp_path / "loads.txt"
+    env = {**os.environ, "PYTHONPATH": str(site), "LOADS": str(loads)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "users_own_model"
+    assert loads.read_text() == "load\n"  # once: the user's own call; parsing never loaded it
