@@ -104,12 +104,19 @@ class IngestLock:
     """One writer per data directory: a second ingest fails fast with a clear message."""
 
     def __init__(self, data_dir: Path):
-        data_dir.mkdir(parents=True, exist_ok=True)
         self._path = data_dir / "ingest.lock"
         self._handle = None
 
     def __enter__(self) -> IngestLock:
-        self._handle = self._path.open("a+")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self._path.open("a+")
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(
+                f"the data directory {self._path.parent} is a file; pass a folder with --data-dir"
+            ) from None
+        except OSError as exc:
+            raise InputError(f"cannot write to the data directory {self._path.parent}: {exc.strerror}") from None
         try:
             fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -17,11 +17,24 @@ from rag.errors import RagError, mask_secrets
 EXIT_PARTIAL = 5  # ingest finished, but some files failed (listed)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless it has none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="settings file (TOML); default: $RAG_CONFIG, else built-in defaults")
-    common.add_argument("--data-dir", help="data directory (default: $RAG_DATA_DIR, else ./.rag)")
+    common.add_argument("--config", help="settings file (TOML); default: $RAG_CONFIG, else the built-in defaults")
+    common.add_argument("--data-dir", help="data directory; default: $RAG_DATA_DIR, else ./.rag")
     return common
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,67 +42,91 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Answer questions from your own support documentation.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", parents=[common], help="ingest a documentation folder")
-    p.add_argument("folder", nargs="?", default="knowledge_base")
-    p.add_argument("--rebuild", action="store_true", help="drop the index and start over")
+    def command(name: str, help: str, description: str = "", parents=()) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, parents=[common, *parents], help=help, description=description or help, formatter_class=_Help
+        )
+
+    p = command("ingest", "ingest a documentation folder (incremental: only what changed is processed)")
+    p.add_argument("folder", nargs="?", default="knowledge_base", help="the documentation folder")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="parse, chunk and store every file again (replaced file by file; searches keep working)",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would change; touch nothing")
-    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    _json(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument(
         "--follow-symlinks",
         action="store_true",
-        help="also ingest symlinked files whose target is outside the folder (default: skipped)",
+        help="also ingest symlinked files whose target is outside the folder (default: skipped with a reason)",
     )
 
     retriever = argparse.ArgumentParser(add_help=False)
-    retriever.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], help="default: retrieve.retriever")
+    retriever.add_argument(
+        "--retriever",
+        choices=["hybrid", "dense", "bm25"],
+        help="hybrid (keywords and meaning, fused), dense (meaning) or bm25 (keywords); default: retrieve.retriever",
+    )
 
-    p = sub.add_parser("search", parents=[common, retriever], help="show the chunks that best match a query")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=None)
-    p.add_argument("--json", action="store_true")
+    p = command("search", "show the chunks that best match a query", parents=[retriever])
+    p.add_argument("query", help="what to look for")
+    p.add_argument("-k", type=int, default=None, help="how many chunks; default: retrieve.k (5)")
+    _json(p)
 
-    p = sub.add_parser("eval", parents=[common, retriever], help="retrieval metrics on a labelled query file")
-    p.add_argument("queries", help="JSONL: {question, relevant_docs: [paths relative to the ingested folder]}")
-    p.add_argument("-k", type=int, default=10, help="documents ranked per question (default 10)")
+    p = command("eval", "retrieval and abstention metrics on a labelled question file", parents=[retriever])
+    p.add_argument(
+        "queries", help="JSONL: {question, relevant_docs: [paths relative to the ingested folder]}; [] = unanswerable"
+    )
+    p.add_argument("-k", type=int, default=10, help="documents ranked per question")
     p.add_argument("--misses", type=int, default=5, help="how many of the worst misses to list")
-    p.add_argument("--json", action="store_true")
+    _json(p)
 
-    p = sub.add_parser(
-        "tune",
-        parents=[common],
-        help="choose ranking and abstention settings for your own labelled questions (cross-validated)",
-    )
+    p = command("tune", "choose ranking and abstention settings for your own labelled questions (cross-validated)")
     p.add_argument("queries", help="JSONL: {question, relevant_docs: [...]}; [] marks an unanswerable question")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    p.add_argument("--seed", type=int, default=7, help="how questions are dealt into folds (default 7)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=7, help="how questions are dealt into folds")
     p.add_argument("--out", help="write the chosen settings as a TOML snippet to this file")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _json(p)
 
-    p = sub.add_parser("ask", parents=[common, retriever], help="answer a question")
-    p.add_argument("question")
-    p.add_argument("--model", default="base", help="base | finetuned | a model id")
-    p.add_argument("--mode", default="rag", choices=["rag", "few-shot", "plain"])
-    p.add_argument("--no-log", action="store_true", help="do not record this question in the query log")
-    p.add_argument("-k", type=int, default=None)
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("status", parents=[common], help="what the index holds")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("config", parents=[common], help="print the effective settings (secrets masked)")
-    p.add_argument("--json", action="store_true")
-
-    sub.add_parser("setup", parents=[common], help="build the offline model files (run by `make install`)")
-    p = sub.add_parser(
-        "repair",
-        parents=[common],
-        help="check the vector store and keyword index against the catalog and rebuild what is missing or damaged",
+    p = command(
+        "ask",
+        "answer a question from the knowledge base, with its sources",
+        "Answer a question from the knowledge base, citing its sources. With no chat model configured "
+        "(chat.base empty, the default) the answer is extractive: the passages' sentences, steps and commands "
+        "that answer it, quoted and cited. A question the knowledge base does not cover is declined ('The "
+        "knowledge base has nothing on this question.'), with the reason, instead of answered from unrelated "
+        "passages (see retrieve.min_score and retrieve.abstain_similarity).",
+        parents=[retriever],
     )
-    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument("question", help="the question, in your own words")
+    p.add_argument("--model", default="base", help="base | finetuned | a model id")
+    p.add_argument(
+        "--mode",
+        default="rag",
+        choices=["rag", "few-shot", "plain"],
+        help="rag: from retrieved passages; few-shot: Q&A records as examples; plain: the model alone",
+    )
+    p.add_argument("--no-log", action="store_true", help="do not record this question in the query log")
+    p.add_argument("-k", type=int, default=None, help="passages given to the model; default: retrieve.k (5)")
+    _json(p)
+
+    p = command("status", "what the index holds: documents, chunks, last ingest, files that need attention")
+    _json(p)
+
+    p = command("config", "print the effective settings (secrets shown only as set / not set)")
+    _json(p)
+
+    command("setup", "build the offline model files (run by `make install`; also done on first use)")
+    p = command(
+        "repair",
+        "check the vector store and keyword index against the catalog and rebuild what is missing or damaged",
+    )
+    _json(p)
     from rag.cli_finetune import add_parsers
 
-    add_parsers(sub, common)
+    add_parsers(command, _json, common)
     return parser
 
 
@@ -293,25 +330,35 @@ def cmd_ask(args, settings) -> int:
 
     retriever = None if args.mode == "plain" else open_retriever(settings)
     _notice(retriever.notice if retriever else "")
+    log = None
+    if settings.log.enabled and not args.no_log:
+        from rag.querylog import QueryLog, log_path
+
+        log = QueryLog(log_path(settings.data_path))  # checked before the question is answered, not after
     streaming = not args.json
 
     def on_token(token: str) -> None:
         print(token, end="", flush=True)
 
-    answer = ask(
-        args.question,
-        settings,
-        retriever,
-        mode=args.mode,
-        model_choice=args.model,
-        on_token=on_token if streaming else None,
-    )
-    if settings.log.enabled and not args.no_log:
-        from rag.querylog import QueryLog, log_path
-
-        log = QueryLog(log_path(settings.data_path))
-        log.record(answer)
-        log.close()
+    try:
+        answer = ask(
+            args.question,
+            settings,
+            retriever,
+            mode=args.mode,
+            model_choice=args.model,
+            on_token=on_token if streaming else None,
+        )
+        if log:
+            log.record(answer)
+    finally:
+        if log:
+            log.close()
+    if answer.model == "extractive" and os.environ.get(settings.chat.api_key_env):
+        _notice(
+            f"{settings.chat.api_key_env} is set but no chat model is configured, so this answer is quoted: "
+            "answer with a model by --config configs/openai.toml, or set RAG_CHAT_BASE"
+        )
     if args.json:
         data = answer.as_json()
         data["sources"] = [{**s, "label": h.label} for s, h in zip(data["sources"], answer.sources, strict=False)]

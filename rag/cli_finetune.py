@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,63 +10,69 @@ from typing import Any
 from rag.errors import ConfigError, InputError
 
 
-def add_parsers(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export-finetune", parents=[common], help="write fine-tuning JSONL from the knowledge base")
-    p.add_argument("out", help="output file, e.g. train.jsonl")
+def add_parsers(command, add_json, common) -> None:
+    """`command(name, help, description="")` makes a sub-command parser; `add_json(parser)` adds --json;
+    `common` holds --config and --data-dir, which every sub-sub-command takes too."""
+    p = command("export-finetune", "write fine-tuning JSONL from the knowledge base")
+    p.add_argument("out", help="output file, e.g. train.jsonl (with --val-split: OUT.train.jsonl and OUT.val.jsonl)")
     p.add_argument("--questions", help="questions (text lines or JSONL) to answer with --model from retrieved context")
     p.add_argument("--generate", type=int, default=0, metavar="N", help="N synthetic questions per passage")
-    p.add_argument("--from-log", action="store_true", help="answers recorded by `rag ask`")
+    p.add_argument("--from-log", action="store_true", help="add answers recorded by `rag ask`")
     p.add_argument("--only-good", action="store_true", help="with --from-log: only answers rated good")
     p.add_argument("--no-kb-qa", action="store_true", help="leave out the index's own Q&A records")
     p.add_argument("--with-context", action="store_true", help="user turns carry retrieved passages, as `rag ask`")
-    p.add_argument("--format", default="chat", choices=["chat", "prompt-completion"])
-    p.add_argument("--val-split", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--format", default="chat", choices=["chat", "prompt-completion"], help="line format")
+    p.add_argument("--val-split", type=float, default=0.0, help="share of examples held out for validation")
+    p.add_argument("--seed", type=int, default=7, help="how examples are dealt into the split")
     p.add_argument("--model", default="base", help="model that answers --questions / --generate")
-    p.add_argument("-k", type=int, default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("-k", type=int, default=None, help="passages per question; default: retrieve.k")
+    add_json(p)
 
-    p = sub.add_parser("validate-data", parents=[common], help="check a fine-tuning JSONL file")
-    p.add_argument("file")
-    p.add_argument("--base", help="base model (default: finetune.base)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--json", action="store_true")
+    p = command("validate-data", "check a fine-tuning JSONL file: format, tokens, epochs, cost")
+    p.add_argument("file", help="the JSONL file")
+    p.add_argument("--base", help="base model; default: finetune.base")
+    p.add_argument("--epochs", type=int, help="epochs to estimate for; default: OpenAI's heuristic")
+    add_json(p)
 
-    p = sub.add_parser("finetune", parents=[common], help="run and follow OpenAI fine-tuning jobs")
+    p = command("finetune", "run and follow OpenAI fine-tuning jobs")
+    nested = {"parents": [common], "formatter_class": p.formatter_class}
     fsub = p.add_subparsers(dest="action", required=True)
-    s = fsub.add_parser("start", parents=[common], help="validate, upload, create the job, follow it")
-    s.add_argument("train")
-    s.add_argument("--validation")
-    s.add_argument("--base")
-    s.add_argument("--suffix")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--no-follow", action="store_true")
-    s = fsub.add_parser("status", parents=[common], help="a job's state (default: the last one started)")
-    s.add_argument("job", nargs="?")
+    s = fsub.add_parser("start", help="validate, upload, create the job, follow it", **nested)
+    s.add_argument("train", help="training JSONL")
+    s.add_argument("--validation", help="validation JSONL (one example or more)")
+    s.add_argument("--base", help="base model; default: finetune.base")
+    s.add_argument("--suffix", help="name suffix of the fine-tuned model; default: finetune.suffix")
+    s.add_argument("--epochs", type=int, help="training epochs; default: OpenAI's choice")
+    s.add_argument("--no-follow", action="store_true", help="start the job and return")
+    s = fsub.add_parser("status", help="a job's state (default: the last one started)", **nested)
+    s.add_argument("job", nargs="?", help="job id; default: the last one started")
     s.add_argument("--follow", action="store_true", help="follow its events until it ends")
-    s.add_argument("--json", action="store_true")
-    s = fsub.add_parser("list", parents=[common], help="recent jobs")
-    s.add_argument("--json", action="store_true")
-    s = fsub.add_parser("events", parents=[common], help="a job's events")
-    s.add_argument("job")
-    s = fsub.add_parser("cancel", parents=[common], help="cancel a job")
-    s.add_argument("job")
+    add_json(s)
+    s = fsub.add_parser("list", help="recent jobs", **nested)
+    add_json(s)
+    s = fsub.add_parser("events", help="a job's events", **nested)
+    s.add_argument("job", help="job id")
+    s = fsub.add_parser("cancel", help="cancel a job", **nested)
+    s.add_argument("job", help="job id")
 
-    p = sub.add_parser("log", parents=[common], help="the query log of `rag ask`")
+    p = command("log", "the query log of `rag ask`")
+    nested = {"parents": [common], "formatter_class": p.formatter_class}
     lsub = p.add_subparsers(dest="action", required=True)
-    s = lsub.add_parser("list", parents=[common])
-    s.add_argument("-n", type=int, default=20)
-    s.add_argument("--json", action="store_true")
-    s = lsub.add_parser("rate", parents=[common])
-    s.add_argument("id", type=int)
-    s.add_argument("rating", choices=["good", "bad"])
+    s = lsub.add_parser("list", help="recent questions and answers", **nested)
+    s.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    add_json(s)
+    s = lsub.add_parser(
+        "rate", help="rate an answer (rated answers feed export-finetune --from-log --only-good)", **nested
+    )
+    s.add_argument("id", type=int, help="the answer's id in `rag log list`")
+    s.add_argument("rating", choices=["good", "bad"], help="good or bad")
 
-    p = sub.add_parser("compare", parents=[common], help="answer questions under several models and modes")
+    p = command("compare", "answer questions under several models and modes, side by side")
     p.add_argument("questions", help='JSONL with "question" (and optionally "answer", "relevant_docs")')
     p.add_argument("--models", default="base", help="comma-separated: base, finetuned, model ids")
     p.add_argument("--modes", default="rag", help="comma-separated: rag, plain, few-shot")
     p.add_argument("--out", help="write the report here (.md, or .json)")
-    p.add_argument("--json", action="store_true")
+    add_json(p)
 
 
 def _client(settings):

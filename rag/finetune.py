@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.client import call_api
-from rag.errors import ModelError
+from rag.errors import DamagedError, ModelError
 from rag.files import write_atomically
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -55,10 +55,20 @@ def registry_file(data_dir: Path) -> Path:
 
 
 def read_registry(data_dir: Path) -> dict:
-    try:
-        return json.loads(registry_file(data_dir).read_text())
-    except (OSError, json.JSONDecodeError):
+    """The registered models. A registry that exists but is not a JSON object is an error that names the
+    file: checked before any job is created, so no remote work is started that cannot be recorded."""
+    path = registry_file(data_dir)
+    if not path.exists():
         return {}
+    try:
+        data = json.loads(path.read_text())
+    except IsADirectoryError:
+        raise DamagedError(f"{path} is a folder, not the model registry; move it away") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DamagedError(f"{path} cannot be read as the model registry ({exc}); move it away") from None
+    if not isinstance(data, dict):
+        raise DamagedError(f"{path} holds {type(data).__name__}, not the model registry (a JSON object); move it away")
+    return data
 
 
 def update_registry(data_dir: Path, **values: Any) -> None:

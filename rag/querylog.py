@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.answer import Answer
-from rag.errors import InputError
+from rag.errors import DamagedError, InputError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS asks(
@@ -51,10 +51,18 @@ class LogEntry:
 
 class QueryLog:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DamagedError(
+                f"the query log {path} is damaged ({exc}); move it aside (a new one is started), or answer "
+                "with --no-log"
+            ) from None
+        except OSError as exc:
+            raise InputError(f"cannot write the query log {path}: {exc.strerror}; answer with --no-log") from None
 
     def close(self) -> None:
         self._db.close()

@@ -68,14 +68,27 @@ def test_progress_is_plain_lines_when_not_a_terminal():
 
     stream = io.StringIO()
     printer = ProgressPrinter(stream, interval_s=0)
-    printer(ProgressEvent(5, 10, 40, 2.0))
-    printer(ProgressEvent(10, 10, 80, 4.0))
+    printer(ProgressEvent(1, 10, 8, 2.0))  # the first chunks, after start-up: no estimate yet
+    printer(ProgressEvent(5, 10, 40, 4.0))
+    printer(ProgressEvent(10, 10, 80, 6.0))
     printer.close()
     lines = stream.getvalue().splitlines()
     assert lines == [
-        "ingest: 5/10 files, 40 chunks, 20.0 chunks/s, ETA 0:02",
-        "ingest: 10/10 files, 80 chunks, 20.0 chunks/s, ETA 0:00",
+        "ingest: 1/10 files, 8 chunks, 4.0 chunks/s, ETA --:--",
+        "ingest: 5/10 files, 40 chunks, 10.0 chunks/s, ETA 0:02",
+        "ingest: 10/10 files, 80 chunks, 13.3 chunks/s, ETA 0:00",
     ]
+
+
+def test_the_first_estimate_leaves_start_up_out():
+    """Start-up takes 20 s, then 100 chunks/s for 100 files of 11 chunks. An estimate from files per second
+    since the start would say over 3 min at file 10; what is left is 990 chunks, 9.9 s."""
+    from ingest.pipeline import ProgressEvent
+
+    printer = ProgressPrinter(io.StringIO(), interval_s=0)
+    assert printer.eta(ProgressEvent(1, 100, 10, 20.0)) is None
+    eta = printer.eta(ProgressEvent(10, 100, 110, 21.0))
+    assert eta is not None and abs(eta - 9.9) < 0.01
 
 
 def test_a_file_whose_new_version_fails_keeps_its_old_chunks(cli, tmp_path):

@@ -138,3 +138,61 @@ def test_an_invalid_response_is_exit_3_and_never_logged_as_an_answer(cli, chat, 
         log = QueryLog(log_file)
         assert list(log.entries(10)) == []
         log.close()
+
+
+def test_every_argument_of_every_command_is_described_with_its_default():
+    import argparse
+
+    from rag.cli import build_parser
+
+    def parsers(parser, path=()):
+        yield path, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield from parsers(child, (*path, name))
+
+    checked = 0
+    for path, parser in parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            where = f"rag {' '.join(path)} {action.dest}"
+            assert action.help, f"{where} has no description"
+            shown = parser.formatter_class("rag")._get_help_string(action)
+            if action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in shown, f"{where} does not show its default"
+            checked += 1
+    assert checked > 60
+    ask = dict(parsers(build_parser()))[("ask",)].format_help()
+    assert "extractive" in ask and "declined" in ask
+
+
+def test_bad_state_in_the_data_directory_is_one_line_before_any_work(cli, kb_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_LOG_ENABLED", "true")
+    (kb_copy / "log.sqlite3").write_bytes(b"not a database" * 200)
+    code, out, err = cli("ask", QUESTION, "--data-dir", kb_copy)
+    assert code == 1 and out == "" and "query log" in one_line(err) and "damaged" in err  # no answer printed
+    (kb_copy / "log.sqlite3").unlink()
+
+    (kb_copy / "models.json").write_text('["ft:model"]')
+    code, _, err = cli("ask", QUESTION, "--model", "finetuned", "--data-dir", kb_copy)
+    assert code == 1 and "models.json holds list" in one_line(err)
+    (kb_copy / "models.json").unlink()
+    (kb_copy / "models.json").mkdir()
+    code, _, err = cli("config", "--data-dir", kb_copy)
+    assert code == 1 and "is a folder" in one_line(err)
+
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    for args in (("search", "router"), ("ingest", KB / "billing")):
+        code, _, err = cli(*args, "--data-dir", not_a_dir)
+        assert code in (1, 2) and str(not_a_dir) in one_line(err) and "Traceback" not in err, (args, err)
+
+
+def test_a_set_key_without_a_chat_model_gets_a_hint(cli, kb_data, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-set-but-unused-1234")
+    code, out, err = cli("ask", QUESTION, "--data-dir", kb_data)
+    assert code == 0 and out.startswith("Extractive answer")
+    assert "OPENAI_API_KEY is set but no chat model is configured" in err and "configs/openai.toml" in err
+    assert "sk-set-but-unused-1234" not in out + err
