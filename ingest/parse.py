@@ -60,7 +60,9 @@ def read_text(path: Path) -> str:
             if _looks_binary(raw):
                 raise ParseError("binary content in a text file") from None
             text = raw.decode("utf-8-sig", errors="replace")
-            if text.count("\ufffd") > max(3, len(text) // 1000):  # not UTF-8 with a few slips: latin-1
+            bad = text.count("\ufffd")
+            good = sum(1 for ch in text if ord(ch) > 127) - bad
+            if good < 4 * bad:  # most non-ASCII bytes are not UTF-8: a latin-1 file, not UTF-8 with slips
                 text = raw.decode("latin-1")
     if "\x00" in text:
         if _looks_binary(raw):
@@ -347,6 +349,8 @@ def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocum
     except ParseError:
         raise
     except Exception as exc:  # a damaged file must not stop the run: report it, skip it
+        if type(exc).__name__ in {"PDFPasswordIncorrect", "PDFEncryptionError", "PDFEncryptionWarning"}:
+            raise ParseError("encrypted PDF: it needs a password; save an unprotected copy to ingest it") from None
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise ParseError(f"cannot parse {suffix[1:]} file: {detail}") from None
     reference = parsed.reference or "\n".join(state["headings"] + state["text"])

@@ -211,7 +211,9 @@ def cmd_finetune(args, settings) -> int:
         print(json.dumps(job.as_json(), indent=2))
     else:
         _print_job(job)
-    return 0 if job.status != "failed" else 3
+        if args.follow and job.status == "succeeded":
+            print(f"registered {job.fine_tuned_model} as the finetuned model")
+    return 3 if job.status in {"failed", "cancelled"} else 0
 
 
 def _print_job(job) -> None:
@@ -223,8 +225,10 @@ def _print_job(job) -> None:
 
 
 def _start(args, settings, tuner) -> int:
+    from rag.finetune import read_registry
     from rag.validate import validate_file
 
+    read_registry(settings.data_path)  # a damaged registry is reported before any remote work starts
     base = args.base or settings.finetune.base
     paths = [Path(args.train)] + ([Path(args.validation)] if args.validation else [])
     for path, role in zip(paths, ("training", "validation"), strict=False):
@@ -235,11 +239,11 @@ def _start(args, settings, tuner) -> int:
     train_id = tuner.upload(paths[0])
     val_id = tuner.upload(paths[1]) if args.validation else None
     job = tuner.create(base, train_id, val_id, args.suffix or settings.finetune.suffix, args.epochs)
-    print(f"started job {job.id} on {base} (training file {train_id})", flush=True)
-    if args.no_follow:
-        print(f"follow it with `rag finetune status {job.id} --follow`")
-        return 0
-    try:
+    try:  # from here on, Ctrl-C leaves the job running and says how to follow it again
+        print(f"started job {job.id} on {base} (training file {train_id})", flush=True)
+        if args.no_follow:
+            print(f"follow it with `rag finetune status {job.id} --follow`")
+            return 0
         job = tuner.follow(job.id, _print_event, settings.finetune.poll_s)
     except KeyboardInterrupt:
         print(
@@ -251,7 +255,7 @@ def _start(args, settings, tuner) -> int:
     if job.status == "succeeded":
         print(f'registered {job.fine_tuned_model} as the finetuned model: `rag ask --model finetuned "..."`')
         return 0
-    return 3
+    return 3  # failed or cancelled
 
 
 def cmd_log(args, settings) -> int:

@@ -48,6 +48,7 @@ class FakeOpenAI:
     stream_fault: str = ""
     hold_last: threading.Event | None = None  # set: the last token waits until the client sets this event
     released: bool | None = None  # whether the client released the last token while it was held
+    hold_jobs: bool = False  # fine-tuning jobs stay "running" until this is cleared
     known_models: set[str] | None = None  # None: every model exists
     dimension: int = 64
     files: dict[str, dict] = field(default_factory=dict)
@@ -79,7 +80,10 @@ class FakeOpenAI:
         )
 
     def advance(self, job: dict) -> None:
-        """Each look at a job moves it one step: validating_files -> running -> succeeded (or failed)."""
+        """Each look at a job moves it one step: validating_files -> running -> succeeded (or failed).
+        While `hold_jobs` is set, a running job stays running."""
+        if job["status"] == "running" and self.hold_jobs:
+            return
         if job["status"] == "validating_files":
             job["status"] = "running"
             self.add_event(job, "info", "Fine-tuning job started")

@@ -317,3 +317,64 @@ def test_a_split_that_rounds_to_zero_writes_no_validation_file(cli, kb_copy, tmp
     assert code == 0, err
     assert "rounds to 0: no validation file written" in stdout
     assert out.exists() and not out.with_suffix(".val.jsonl").exists()
+
+
+def test_a_cancelled_job_is_exit_3_for_start_and_status(cli, api, tmp_path):
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(make_valid(12)) + "\n")
+    api.hold_jobs = True
+    assert cli("finetune", "start", train, "--no-follow", "--epochs", "2")[0] == 0
+    job_id, job = next(iter(api.jobs.items()))
+    assert job["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2  # --epochs reaches the API
+    assert cli("finetune", "cancel", job_id)[0] == 0
+    code, out, _ = cli("finetune", "status", job_id, "--follow")
+    assert code == 3 and "cancelled" in out
+
+
+def test_ctrl_c_detaches_and_status_follow_registers_the_model(api, kb_copy, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(make_valid(12)) + "\n")
+    api.hold_jobs = True  # the job keeps running until the test lets it finish
+    env = {k: v for k, v in os.environ.items()}
+    env.update(RAG_DATA_DIR=str(kb_copy), RAG_FINETUNE_POLL_S="0.05")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "finetune", "start", str(train)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = proc.stdout.readline()  # "started job ...": the job exists and is being followed
+    assert first.startswith("started job "), first
+    job_id = next(iter(api.jobs))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"detached; the job goes on. Follow it again with `rag finetune status {job_id} --follow`" in err
+    assert "Traceback" not in err
+    assert not (kb_copy / "models.json").exists() or "finetuned" not in json.loads(
+        (kb_copy / "models.json").read_text()
+    )
+
+    api.hold_jobs = False
+    status = subprocess.run(
+        [sys.executable, "-m", "rag", "finetune", "status", "--follow"], env=env, capture_output=True, text=True
+    )
+    assert status.returncode == 0, status.stderr  # the last job started from here, followed to its end
+    model = api.jobs[job_id]["fine_tuned_model"]
+    assert f"registered {model}" in status.stdout
+    assert json.loads((kb_copy / "models.json").read_text())["finetuned"] == model
+
+
+def test_a_damaged_registry_stops_start_before_any_upload(cli, api, kb_copy, tmp_path):
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(make_valid(12)) + "\n")
+    (kb_copy / "models.json").write_text('["not", "a", "registry"]')
+    code, _, err = cli("finetune", "start", train)
+    assert code == 1 and "models.json holds list" in err
+    assert api.files == {} and api.jobs == {}  # nothing was sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -165,3 +166,40 @@ def test_a_long_table_repeats_its_header_in_every_chunk(tmp_path, chunker, suffi
     assert all("Setting | Default" in c.text.splitlines() for c in with_rows)
     found = {line for c in with_rows for line in c.text.splitlines() if line.startswith("Setting number")}
     assert found == {f"{a} | {b}" for a, b in rows}  # every row, whole, somewhere
+
+
+def test_docx_tables_keep_rows_under_their_header(tmp_path, chunker):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Service levels", level=1)
+    document.add_paragraph("Response times by priority.")
+    table = document.add_table(rows=3, cols=3)
+    for row, cells in zip(
+        table.rows,
+        [("Priority", "Response", "Fix"), ("P1", "1 hour", "4 hours"), ("P2", "4 hours", "2 days")],
+        strict=True,
+    ):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    path = tmp_path / "levels.docx"
+    document.save(path)
+    chunks = chunker.chunk(parse_file(path, "levels.docx"), "kb")
+    text = "\n".join(c.text for c in chunks)
+    assert "Priority | Response | Fix\nP1 | 1 hour | 4 hours\nP2 | 4 hours | 2 days" in text
+
+
+def test_encrypted_and_scanned_pdfs_get_a_reason(tmp_path):
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    encrypted = canvas.Canvas(str(tmp_path / "locked.pdf"), encrypt=pdfencrypt.StandardEncryption("secret"))
+    encrypted.drawString(100, 700, "Router manual behind a password.")
+    encrypted.save()
+    scanned = canvas.Canvas(str(tmp_path / "scan.pdf"))  # a page that is only an image: no text layer
+    scanned.rect(50, 50, 400, 600, fill=1)
+    scanned.save()
+    with pytest.raises(ParseError, match="encrypted PDF: it needs a password"):
+        parse_file(tmp_path / "locked.pdf", "locked.pdf")
+    with pytest.raises(ParseError, match=re.escape("no text layer (a scanned PDF?); OCR is not supported")):
+        parse_file(tmp_path / "scan.pdf", "scan.pdf")
