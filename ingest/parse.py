@@ -351,7 +351,8 @@ def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocum
     except Exception as exc:  # a damaged file must not stop the run: report it, skip it
         if type(exc).__name__ in {"PDFPasswordIncorrect", "PDFEncryptionError", "PDFEncryptionWarning"}:
             raise ParseError("encrypted PDF: it needs a password; save an unprotected copy to ingest it") from None
-        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        detail = str(exc).splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        detail = re.sub(r"<([\w.]+?)(?: object)? at 0x[0-9a-fA-F]+>", lambda m: m[1].rsplit(".", 1)[-1], detail)
         raise ParseError(f"cannot parse {suffix[1:]} file: {detail}") from None
     reference = parsed.reference or "\n".join(state["headings"] + state["text"])
     if not state["sections"] and not state["qa"]:

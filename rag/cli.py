@@ -148,6 +148,11 @@ def _settings(args: argparse.Namespace):
     return load_settings(args.config, overrides=overrides)
 
 
+def _shown(path: str) -> str:
+    """A file name as one printable line: a name holding a newline or another control character is escaped."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+
+
 def _notice(text: str) -> None:
     if text:
         print(f"note: {text}", file=sys.stderr)
@@ -201,13 +206,13 @@ def _print_ingest_report(report) -> None:
         )
         print(f"  {'seconds':<12}{report.seconds:>8.1f}")
     for path, reason in report.failed:
-        print(f"  failed: {path}: {reason}")
+        print(f"  failed: {_shown(path)}: {reason}")
     for path, reason in report.skipped:
-        print(f"  skipped: {path}: {reason}")
+        print(f"  skipped: {_shown(path)}: {reason}")
     for path, note in report.notes:
-        print(f"  note: {path}: {note}")
+        print(f"  note: {_shown(path)}: {note}")
     for path, kept in report.low_kept:
-        print(f"  kept {kept:.0%} of its words: {path} (check its markup; `rag status` lists these)")
+        print(f"  kept {kept:.0%} of its words: {_shown(path)} (check its markup; `rag status` lists these)")
 
 
 def cmd_search(args, settings) -> int:

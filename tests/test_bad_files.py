@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 
+import pytest
+
 from rag.progress import ProgressPrinter
 from tests.conftest import KB
 
@@ -130,3 +132,23 @@ def test_pathological_files_get_a_reason(cli, tmp_path, monkeypatch):
     assert failed["minified.txt"].startswith("a line of 150,000 characters")
     assert failed["long.txt"].startswith("makes ") and "over ingest.max_file_chunks (20)" in failed["long.txt"]
     assert "ok.md" not in failed
+
+
+def test_a_file_name_with_a_newline_is_printed_on_one_line(cli, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Router\n\nRestart it.\n")
+    (docs / "bad\nname.pdf").write_bytes(b"%PDF-1.4 not really")
+    code, out, _ = cli("ingest", docs, "--data-dir", tmp_path / "d")
+    assert code == 5
+    failed = [line for line in out.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == 1 and "bad\\nname.pdf" in failed[0]
+
+
+def test_failure_reasons_carry_no_object_reprs(tmp_path):
+    from ingest.parse import ParseError, parse_file
+
+    (tmp_path / "broken.docx").write_bytes((KB / "support-policies.docx").read_bytes()[:5000])
+    with pytest.raises(ParseError) as caught:
+        parse_file(tmp_path / "broken.docx", "broken.docx")
+    assert " at 0x" not in str(caught.value) and "object" not in str(caught.value)
