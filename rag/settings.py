@@ -302,7 +302,7 @@ _RULES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("ingest", "batch_chunks"): _range(1),
     ("ingest", "max_file_chunks"): _range(1),
     ("retrieve", "retriever"): _choice("hybrid", "dense", "bm25"),
-    ("retrieve", "k"): _range(1, 100),
+    ("retrieve", "k"): _range(1, 1000),
     ("retrieve", "candidates"): _range(1, 1000),
     ("retrieve", "fusion"): _choice("score", "rrf"),
     ("retrieve", "bm25_weight"): _range(0),
