@@ -33,6 +33,7 @@ class LogEntry:
     timings: dict
     abstained: bool
     rating: str | None
+    comment: str | None = None
 
     def as_json(self) -> dict:
         return {
@@ -46,6 +47,7 @@ class LogEntry:
             "timings": self.timings,
             "abstained": self.abstained,
             "rating": self.rating,
+            "comment": self.comment,
         }
 
 
@@ -53,9 +55,12 @@ class QueryLog:
     def __init__(self, path: Path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+            # The server shares one log across its threads, behind a lock.
+            self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            if "comment" not in {row[1] for row in self._db.execute("PRAGMA table_info(asks)")}:
+                self._db.execute("ALTER TABLE asks ADD COLUMN comment TEXT")  # logs from before feedback comments
         except sqlite3.DatabaseError as exc:
             raise DamagedError(
                 f"the query log {path} is damaged ({exc}); move it aside (a new one is started), or answer "
@@ -83,14 +88,16 @@ class QueryLog:
         )
         return int(cursor.lastrowid)
 
-    def rate(self, entry_id: int, rating: str) -> None:
+    def rate(self, entry_id: int, rating: str, comment: str = "") -> None:
         if rating not in RATINGS:
             raise InputError(f"rating must be good or bad, not {rating!r}")
-        if self._db.execute("UPDATE asks SET rating=? WHERE id=?", (rating, entry_id)).rowcount == 0:
+        update = "UPDATE asks SET rating=?, comment=? WHERE id=?"
+        if self._db.execute(update, (rating, comment or None, entry_id)).rowcount == 0:
             raise InputError(f"no logged question with id {entry_id}; see `rag log list`")
 
     def entries(self, limit: int | None = None, only_good: bool = False) -> Iterator[LogEntry]:
-        sql = "SELECT * FROM asks" + (" WHERE rating='good'" if only_good else "") + " ORDER BY id DESC"
+        columns = "id, at, question, mode, model, sources, answer, timings, abstained, rating, comment"
+        sql = f"SELECT {columns} FROM asks" + (" WHERE rating='good'" if only_good else "") + " ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         for row in self._db.execute(sql):
@@ -105,6 +112,7 @@ class QueryLog:
                 json.loads(row[7]),
                 bool(row[8]),
                 row[9],
+                row[10],
             )
 
 

@@ -1,0 +1,226 @@
+"""What `rag serve` does, without HTTP: hold the index, answer, search, rate, report, run ingests.
+
+One process owns the data directory. Reads never see half an index: the keyword index is swapped in whole by
+an ingest and reloaded here when its version (the swapped folder's identity) changes; the catalog is SQLite
+in WAL mode, so every read sees a committed state; each thread reads through its own catalog connection.
+An ingest runs in a background thread under the same writer lock `rag ingest` takes, so the two never
+write at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rag.answer import Answer, ask
+from rag.app import open_catalog, open_retriever
+from rag.embed import Embedder, make_embedder
+from rag.errors import BusyError, InputError
+from rag.followup import Followup, standalone
+from rag.generate import OpenAIChat
+from rag.keys import KeyStore
+from rag.lexical import INDEX_DIR, BM25Index
+from rag.messages import Message
+from rag.retrieve import Hit, Retriever
+from rag.settings import Settings
+
+
+@dataclass
+class IngestJob:
+    id: str
+    folders: list[str]
+    status: str = "running"  # running | done | failed
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    progress: dict = field(default_factory=dict)
+    summaries: list[dict] = field(default_factory=list)
+    error: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "folders": self.folders,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "progress": self.progress,
+            "summaries": self.summaries,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Reply:
+    answer: Answer
+    followup: Followup
+    answer_id: int | None  # the query log entry, for feedback
+
+
+class Service:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.embedder)
+        self.keys = KeyStore(settings.data_path)
+        self.jobs: dict[str, IngestJob] = {}
+        self._swap = threading.Lock()
+        self._local = threading.local()
+        self._version: tuple = ()
+        self._retriever: Retriever | None = None
+        self._log_lock = threading.Lock()
+        self._log = None
+        open_catalog(settings).close()  # fail at start, not at the first question, when nothing is ingested
+
+    # -- the index, reloaded when an ingest swapped in a new one ---------------------------------------
+    def _index_version(self) -> tuple:
+        try:
+            info = os.stat(self.settings.data_path / INDEX_DIR / "ids.json")
+            return (info.st_ino, info.st_mtime_ns)
+        except OSError:
+            return ()
+
+    def retriever(self) -> Retriever:
+        """This thread's retriever, on the current index (a swap by an ingest is picked up here)."""
+        version = self._index_version()
+        with self._swap:
+            if self._retriever is None or version != self._version:
+                base = self._retriever or open_retriever(self.settings, self.embedder)
+                lexical = (
+                    BM25Index.load(self.settings.data_path) if self.settings.retrieve.retriever != "dense" else None
+                )
+                self._retriever = Retriever(self.embedder, base.store, self.settings.retrieve, lexical, base.catalog)
+                self._version = version
+            shared = self._retriever
+        # The SQLite connection is per thread; everything else is shared and read-only.
+        local = getattr(self._local, "catalog", None)
+        if local is None:
+            local = self._local.catalog = open_catalog(self.settings)
+        return Retriever(self.embedder, shared.store, self.settings.retrieve, shared.lexical, local)
+
+    # -- answering ------------------------------------------------------------------------------------
+    def models(self) -> list[str]:
+        from rag.answer import registered_finetuned
+
+        names = ["rag", "rag-few-shot", "rag-plain"]
+        if self.settings.chat.finetuned or registered_finetuned(self.settings):
+            names += ["rag-finetuned", "rag-finetuned-few-shot", "rag-finetuned-plain"]
+        return names
+
+    def reply(
+        self,
+        messages: list[Message],
+        model_choice: str,
+        mode: str,
+        k: int | None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Reply:
+        if not any(m.role == "user" and m.content.strip() for m in messages):
+            raise InputError("messages must hold at least one user message with text")
+        chat = None
+        model_name = _model_name(self.settings, model_choice)
+        if model_name:
+            chat = OpenAIChat(self.settings.chat, model_name)
+        followup = standalone(messages, chat)
+        retriever = None if mode == "plain" else self.retriever()
+        answer = ask(
+            followup.question, self.settings, retriever, mode=mode, model_choice=model_choice, k=k, on_token=on_token
+        )
+        return Reply(answer, followup, self._record(answer))
+
+    def search(self, query: str, k: int, retriever: str | None = None) -> list[Hit]:
+        if not query.strip():
+            raise InputError("query is empty")
+        current = self.retriever()
+        if retriever and retriever != self.settings.retrieve.retriever:
+            settings = replace(self.settings.retrieve, retriever=retriever)
+            current = Retriever(self.embedder, current.store, settings, current.lexical, current.catalog)
+        return current.search(query, k)
+
+    # -- the query log (answers and their ratings) ---------------------------------------------------
+    def _query_log(self):
+        from rag.querylog import QueryLog, log_path
+
+        if self._log is None:
+            self._log = QueryLog(log_path(self.settings.data_path))
+        return self._log
+
+    def _record(self, answer: Answer) -> int | None:
+        if not self.settings.log.enabled:
+            return None
+        with self._log_lock:
+            return self._query_log().record(answer)
+
+    def feedback(self, answer_id: int, rating: str, comment: str = "") -> None:
+        if not self.settings.log.enabled:
+            raise InputError("the query log is off (log.enabled = false); ratings are kept in it")
+        with self._log_lock:
+            self._query_log().rate(answer_id, rating, comment)
+
+    # -- status -------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        catalog = open_catalog(self.settings)
+        try:
+            status = catalog.status()
+            status["embedder"] = catalog.get_meta("embedder", "unknown")
+        finally:
+            catalog.close()
+        status["collection"] = self.settings.store.collection
+        status["last_ingest"] = max((f["last_ingest"] for f in status["folders"]), default=None)
+        status["ingests_running"] = [j.id for j in self.jobs.values() if j.status == "running"]
+        return status
+
+    # -- ingest, in the background ------------------------------------------------------------------
+    def folders(self) -> list[str]:
+        catalog = open_catalog(self.settings)
+        try:
+            return [f["folder"] for f in catalog.status()["folders"]]
+        finally:
+            catalog.close()
+
+    def start_ingest(self, folders: list[str] | None = None) -> IngestJob:
+        folders = folders or self.folders()
+        if not folders:
+            raise InputError("no folder has been ingested into this data directory yet; run `rag ingest FOLDER` once")
+        for folder in folders:
+            if not Path(folder).is_dir():
+                raise InputError(f"folder {folder} does not exist on the server")
+        if any(j.status == "running" for j in self.jobs.values()):
+            raise BusyError("an ingest is already running; follow it with GET /v1/ingest/{id}")
+        job = IngestJob(uuid.uuid4().hex[:12], folders)
+        self.jobs[job.id] = job
+        threading.Thread(target=self._run_ingest, args=(job,), daemon=True, name=f"ingest-{job.id}").start()
+        return job
+
+    def _run_ingest(self, job: IngestJob) -> None:
+        from ingest.pipeline import ingest_folder
+        from rag.errors import RagError
+
+        def progress(event) -> None:
+            job.progress = {
+                "files_done": event.files_done,
+                "files_total": event.files_total,
+                "chunks": event.chunks_done,
+                "seconds": round(event.seconds, 1),
+            }
+
+        try:
+            for folder in job.folders:
+                report = ingest_folder(self.settings, Path(folder), self.embedder, progress=progress)
+                job.summaries.append(report.as_json())
+            job.status = "done"
+        except RagError as exc:
+            job.status, job.error = "failed", str(exc)
+        except Exception as exc:  # reported on the job, never raised into the server
+            job.status, job.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            job.finished_at = time.time()
+
+
+def _model_name(settings: Settings, choice: str) -> str:
+    from rag.answer import resolve_model
+
+    return resolve_model(settings, choice)
