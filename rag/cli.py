@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also ingest symlinked files whose target is outside the folder (default: skipped with a reason)",
     )
 
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument(
+        "--server",
+        help="use a running `rag serve` at this URL instead of a local index (key: $RAG_API_KEY); default: $RAG_SERVER",
+    )
+
     retriever = argparse.ArgumentParser(add_help=False)
     retriever.add_argument(
         "--retriever",
@@ -70,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hybrid (keywords and meaning, fused), dense (meaning) or bm25 (keywords); default: retrieve.retriever",
     )
 
-    p = command("search", "show the chunks that best match a query", parents=[retriever])
+    p = command("search", "show the chunks that best match a query", parents=[retriever, remote])
     p.add_argument("query", help="what to look for")
     p.add_argument("-k", type=int, default=None, help="how many chunks; default: retrieve.k (5)")
     _json(p)
@@ -98,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that answer it, quoted and cited. A question the knowledge base does not cover is declined ('The "
         "knowledge base has nothing on this question.'), with the reason, instead of answered from unrelated "
         "passages (see retrieve.min_score and retrieve.abstain_similarity).",
-        parents=[retriever],
+        parents=[retriever, remote],
     )
     p.add_argument("question", help="the question, in your own words")
     p.add_argument("--model", default="base", help="base | finetuned | a model id")
@@ -112,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="passages given to the model; default: retrieve.k (5)")
     _json(p)
 
-    p = command("status", "what the index holds: documents, chunks, last ingest, files that need attention")
+    p = command(
+        "status", "what the index holds: documents, chunks, last ingest, files that need attention", parents=[remote]
+    )
     _json(p)
 
     p = command("config", "print the effective settings (secrets shown only as set / not set)")
@@ -238,18 +246,31 @@ def _print_ingest_report(report) -> None:
         print(f"  kept {kept:.0%} of its words: {_shown(path)} (check its markup; `rag status` lists these)")
 
 
+def _remote(args):
+    url = getattr(args, "server", None) or os.environ.get("RAG_SERVER", "")
+    if not url:
+        return None
+    from rag.remote import Remote
+
+    return Remote(url)
+
+
 def cmd_search(args, settings) -> int:
     from rag.app import open_retriever
 
-    retriever = open_retriever(settings)
-    _notice(retriever.notice)
-    hits = retriever.search(args.query, settings.retrieve.k)
+    remote = _remote(args)
+    if remote:
+        rows = remote.search(args.query, settings.retrieve.k, getattr(args, "retriever", None))
+    else:
+        retriever = open_retriever(settings)
+        _notice(retriever.notice)
+        rows = [{**h.as_json(), "label": h.label} for h in retriever.search(args.query, settings.retrieve.k)]
     if args.json:
-        _print_json([h.as_json() for h in hits])
+        _print_json([{k: v for k, v in r.items() if k not in {"label", "n"}} for r in rows])
         return 0
-    for n, hit in enumerate(hits, 1):
-        print(f"[{n}] {hit.rank_score:.3f} (similarity {hit.score:.2f})  {hit.label}")
-        snippet = " ".join(hit.text.split())
+    for n, row in enumerate(rows, 1):
+        print(f"[{n}] {row['score']:.3f} (similarity {row['similarity']:.2f})  {row['label']}")
+        snippet = " ".join(row["text"].split())
         print(f"    {snippet[:240]}{'...' if len(snippet) > 240 else ''}")
     return 0
 
@@ -352,9 +373,33 @@ def cmd_tune(args, settings) -> int:
     return 0
 
 
+def _ask_remote(args, remote) -> int:
+    final = remote.ask(args.question, args.model, args.mode, None if args.json else _print_token)
+    if args.json:
+        keep = ("answer", "answer_id", "mode", "answered_by", "abstained", "reason", "notice", "sources")
+        _print_json({k: final.get(k) for k in keep})
+        return 0
+    print()
+    if final.get("reason"):
+        print(f"({final['reason']})")
+    if final.get("sources"):
+        print("\nSources:")
+        for source in final["sources"]:
+            print(f"  [{source['n']}] {source['label']}")
+    return 0
+
+
+def _print_token(token: str) -> None:
+    print(token, end="", flush=True)
+
+
 def cmd_ask(args, settings) -> int:
     from rag.answer import ask
     from rag.app import open_retriever
+
+    remote = _remote(args)
+    if remote:
+        return _ask_remote(args, remote)
 
     retriever = None if args.mode == "plain" else open_retriever(settings)
     _notice(retriever.notice if retriever else "")
@@ -407,15 +452,19 @@ def cmd_ask(args, settings) -> int:
 def cmd_status(args, settings) -> int:
     from rag.app import open_catalog
 
-    catalog = open_catalog(settings)
-    try:
-        status = catalog.status()
-        embedder = catalog.get_meta("embedder", "unknown")
-    finally:
-        catalog.close()
-    status["collection"] = settings.store.collection
-    status["embedder"] = embedder
-    status["data_dir"] = str(settings.data_path)
+    remote = _remote(args)
+    if remote:
+        status = remote.status()
+        status["data_dir"] = f"the server at {remote.url}"
+    else:
+        catalog = open_catalog(settings)
+        try:
+            status = catalog.status()
+            status["embedder"] = catalog.get_meta("embedder", "unknown")
+        finally:
+            catalog.close()
+        status["collection"] = settings.store.collection
+        status["data_dir"] = str(settings.data_path)
     if args.json:
         _print_json(status)
         return 0

@@ -280,3 +280,24 @@ def test_reads_never_fail_while_another_process_ingests(kb_copy, embedder, tmp_p
         assert errors == [] and answered >= 5
         hits = httpx.post(f"{url}/v1/search", json={"query": "reset the router", "k": 50, "retriever": "bm25"}).json()
         assert any(h["source"].startswith("copy/") for h in hits["data"])  # the new index is picked up
+
+
+def test_the_cli_uses_a_running_server(kb_copy, embedder, cli, monkeypatch, tmp_path):
+    code, out, _ = cli("keys", "create", "--role", "reader", "--data-dir", kb_copy)
+    key = out.strip()
+    with serving(kb_copy, embedder) as url:
+        empty = tmp_path / "nothing-here"  # the local data directory is not used at all
+        code, _, err = cli("search", "router reset", "--server", url, "--data-dir", empty)
+        assert code == 1 and "401" in err and "RAG_API_KEY" in err and key not in err
+        monkeypatch.setenv("RAG_API_KEY", key)
+        monkeypatch.setenv("RAG_SERVER", url)
+        code, out, err = cli("ask", "How do I factory reset the AX3000 router?", "--data-dir", empty)
+        assert code == 0, err
+        assert out.startswith("Extractive answer") and "Sources:\n  [1] " in out and key not in out + err
+        code, out, _ = cli("search", "router reset", "--json", "--data-dir", empty)
+        assert code == 0 and json.loads(out)[0]["source"]
+        code, out, _ = cli("status", "--json", "--data-dir", empty)
+        assert code == 0 and json.loads(out)["documents"] == 20
+    assert not empty.exists()
+    code, _, err = cli("status", "--server", "http://127.0.0.1:9", "--data-dir", empty)
+    assert code == 3 and "cannot reach `rag serve`" in err

@@ -35,8 +35,8 @@ function addTurn(question) {
   turn.className = "turn";
   turn.innerHTML = `<p class="question"></p><p class="rewritten" hidden></p><p class="answer"></p>
     <ol class="citations"></ol><div class="rating" hidden>Was this helpful?
-    <button type="button" data-rating="good" aria-label="Good answer">👍</button>
-    <button type="button" data-rating="bad" aria-label="Bad answer">👎</button><span class="thanks"></span></div>`;
+    <button type="button" data-rating="good" aria-label="Good answer">Yes</button>
+    <button type="button" data-rating="bad" aria-label="Bad answer">No</button><span class="thanks"></span></div>`;
   turn.querySelector(".question").textContent = question;
   $("conversation").appendChild(turn);
   return turn;
