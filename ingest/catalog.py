@@ -116,6 +116,16 @@ class Catalog:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
 
+    def owner(self) -> str:
+        """This data directory's id (made on first use): the Chroma collection it fills records it."""
+        owner = self.get_meta("owner")
+        if not owner:
+            import uuid
+
+            owner = uuid.uuid4().hex
+            self.set_meta("owner", owner)
+        return owner
+
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
 

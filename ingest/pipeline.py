@@ -251,7 +251,7 @@ def ingest_folder(
             except EmbedderMismatchError:
                 if not rebuild:
                     raise
-                store, fixed, beside = ChromaStore.beside(settings, embedder.info), Repair(), True
+                store, fixed, beside = ChromaStore.beside(settings, embedder.info, catalog.owner()), Repair(), True
             if rebuild:
                 known = {path: replace(record, hash="") for path, record in known.items()}  # every file again
             report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)

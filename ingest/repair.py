@@ -85,7 +85,7 @@ def set_aside(path: Path) -> str:
     return str(target)
 
 
-def writable_store(settings: Settings, embedder: Embedder, probe: bool) -> tuple[ChromaStore, str]:
+def writable_store(settings: Settings, embedder: Embedder, probe: bool, owner: str = "") -> tuple[ChromaStore, str]:
     """The store to write to, and where a damaged one was moved ("" if none). `probe`: check it in a child
     process first (after a crash); a store that fails to open at all is set aside too."""
     moved = ""
@@ -93,12 +93,12 @@ def writable_store(settings: Settings, embedder: Embedder, probe: bool) -> tuple
     if probe and persistent and not probe_store(settings):
         moved = set_aside(settings.data_path / "chroma")
     try:
-        return ChromaStore(settings, embedder.info, create=True), moved
-    except StoreError:
-        if not persistent or moved:
+        return ChromaStore(settings, embedder.info, create=True, owner=owner), moved
+    except StoreError as exc:
+        if not persistent or moved or "another data directory" in str(exc):
             raise
     moved = set_aside(settings.data_path / "chroma")
-    return ChromaStore(settings, embedder.info, create=True), moved
+    return ChromaStore(settings, embedder.info, create=True, owner=owner), moved
 
 
 def sync_store(catalog: Catalog, store: ChromaStore, embedder: Embedder) -> tuple[int, int, int]:
@@ -129,7 +129,7 @@ def sync_store(catalog: Catalog, store: ChromaStore, embedder: Embedder) -> tupl
 def reconcile(settings: Settings, catalog: Catalog, embedder: Embedder, *, suspect: bool) -> tuple[ChromaStore, Repair]:
     """Open the store for writing and make it equal to the catalog when it is not (or `suspect`: the last
     run did not finish)."""
-    store, moved = writable_store(settings, embedder, probe=suspect)
+    store, moved = writable_store(settings, embedder, probe=suspect, owner=catalog.owner())
     if not (suspect or moved) and store.count() == catalog.chunk_count():
         return store, Repair()
     checkpoint("reconcile")

@@ -33,7 +33,7 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
             f"the vector store of {settings.data_path} is missing; run `rag repair` to rebuild it from the catalog"
         )
     embedder = embedder or make_embedder(settings.embedder)
-    store = ChromaStore(settings, embedder.info, create=False)
+    store = ChromaStore(settings, embedder.info, create=False, owner=catalog.get_meta("owner"))
     lexical = None
     if settings.retrieve.retriever != "dense":
         lexical = BM25Index.load(settings.data_path)

@@ -70,7 +70,10 @@ def _client(settings: StoreSettings, data_dir: Path):
 class ChromaStore:
     """One Chroma collection that remembers which embedder filled it."""
 
-    def __init__(self, settings: Settings, embedder: EmbedderInfo, create: bool, name: str = ""):
+    def __init__(self, settings: Settings, embedder: EmbedderInfo, create: bool, name: str = "", owner: str = ""):
+        """`owner`: the id of the data directory whose catalog describes this collection. Two data directories
+        must never share one collection (on a Chroma server they could): each would delete the other's
+        chunks as strays. A collection owned by another data directory is refused."""
         self._client = _client(settings.store, settings.data_path)
         self._name = name or settings.store.collection
         self.embedder = embedder
@@ -79,7 +82,11 @@ class ChromaStore:
                 ef_search = settings.store.ef_search
                 self._collection = self._client.get_or_create_collection(
                     self._name,
-                    metadata={"embedder": embedder.name, "dimension": embedder.dimension},
+                    metadata={
+                        "embedder": embedder.name,
+                        "dimension": embedder.dimension,
+                        **({"owner": owner} if owner else {}),
+                    },
                     configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
                     embedding_function=None,
                 )
@@ -93,6 +100,16 @@ class ChromaStore:
                 raise IndexMissingError("nothing has been ingested yet; run `rag ingest FOLDER` first") from None
             raise StoreError(f"Chroma collection {self._name!r}: {exc}") from None
         meta = self._collection.metadata or {}
+        if owner and meta.get("owner") not in (None, owner):
+            where = f"the Chroma server at {settings.store.host}:{settings.store.port}"
+            if settings.store.mode != "http":
+                where = str(settings.data_path / "chroma")
+            raise StoreError(
+                f"the collection {self._name!r} on {where} holds the index of another data directory; give this "
+                f"one its own collection (store.collection, e.g. RAG_STORE_COLLECTION={self._name}-2)"
+            )
+        if owner and create and "owner" not in meta:  # a collection from before owners were recorded
+            self._collection.modify(metadata={**meta, "owner": owner})
         if meta.get("embedder") != embedder.name or int(meta.get("dimension", -1)) != embedder.dimension:
             raise EmbedderMismatchError(
                 f"the index was built with embedder {meta.get('embedder')} ({meta.get('dimension')} dims) but the "
@@ -109,12 +126,12 @@ class ChromaStore:
             pass
 
     @classmethod
-    def beside(cls, settings: Settings, embedder: EmbedderInfo) -> ChromaStore:
+    def beside(cls, settings: Settings, embedder: EmbedderInfo, owner: str = "") -> ChromaStore:
         """An empty collection next to the live one (`<name>.next`), for a rebuild with another embedder;
         readers keep the live one until `promote`."""
         name = f"{settings.store.collection}.next"
         cls.drop(settings, name)
-        return cls(settings, embedder, create=True, name=name)
+        return cls(settings, embedder, create=True, name=name, owner=owner)
 
     def promote(self, settings: Settings) -> None:
         """Put this collection in place of the live one (two renames), then drop the old one."""

@@ -76,3 +76,24 @@ def test_unreachable_server_is_one_clear_line(cli, kb_data, monkeypatch):
     code, _, err = cli("search", "router", "--data-dir", kb_data)
     assert code == 3
     assert "is `chroma run` running there?" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_second_data_directory_cannot_take_over_a_shared_collection(cli, chroma_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_STORE_MODE", "http")
+    monkeypatch.setenv("RAG_STORE_PORT", str(chroma_server))
+    monkeypatch.setenv("RAG_STORE_COLLECTION", "team-shared")
+    first, second = tmp_path / "first", tmp_path / "second"
+    code, out, err = cli("ingest", KB / "billing", "--json", "--data-dir", first)
+    assert code == 0, err
+    kept = json.loads(out)["total_chunks"]
+    # Another data directory, pointed at the same collection: it would delete the first one's chunks as
+    # strays when it reconciles. It is refused instead, and the first index is untouched.
+    for args in (("ingest", KB / "email"), ("ingest", KB / "email", "--rebuild"), ("search", "invoice")):
+        code, _, err = cli(*args, "--data-dir", second)
+        assert code in (1, 3) and "holds the index of another data directory" in err, (args, err)
+    code, out, err = cli("search", "copy of an old invoice", "--json", "--retriever", "dense", "--data-dir", first)
+    assert code == 0 and json.loads(out)[0]["source"] == "billing-and-invoices.md"
+    code, out, _ = cli("status", "--json", "--data-dir", first)
+    assert json.loads(out)["chunks"] == kept
+    monkeypatch.setenv("RAG_STORE_COLLECTION", "team-second")  # its own collection on the same server
+    assert cli("ingest", KB / "email", "--quiet", "--data-dir", second)[0] == 0
