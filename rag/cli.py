@@ -119,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
 
     p = command(
+        "chat",
+        "a conversation in the terminal: follow-up questions are made standalone from what was asked before",
+        'Ask, then ask follow-ups ("and on Android?"): each turn is made a standalone question from the '
+        "conversation (by the chat model when one is configured, else by adding the previous question's words) "
+        "before retrieval. An empty line or Ctrl-D ends the conversation.",
+        parents=[retriever],
+    )
+    p.add_argument("--model", default="base", help="base | finetuned | a model id")
+    p.add_argument("--no-log", action="store_true", help="do not record the questions in the query log")
+
+    p = command(
         "status", "what the index holds: documents, chunks, last ingest, files that need attention", parents=[remote]
     )
     _json(p)
@@ -449,6 +460,50 @@ def cmd_ask(args, settings) -> int:
     return 0
 
 
+def cmd_chat(args, settings) -> int:
+    from rag.answer import ask, resolve_model
+    from rag.app import open_retriever
+    from rag.followup import standalone
+    from rag.generate import OpenAIChat
+    from rag.messages import Message
+
+    retriever = open_retriever(settings)
+    _notice(retriever.notice)
+    model = resolve_model(settings, args.model)
+    chat = OpenAIChat(settings.chat, model) if model else None
+    log = None
+    if settings.log.enabled and not args.no_log:
+        from rag.querylog import QueryLog, log_path
+
+        log = QueryLog(log_path(settings.data_path))
+    history: list[Message] = []
+    try:
+        while True:
+            try:
+                line = input("you> ").strip()
+            except EOFError:
+                break
+            if not line or line in {"exit", "quit"}:
+                break
+            history.append(Message("user", line))
+            turn = standalone(history, chat)
+            if turn.rewritten:
+                print(f"(searching for: {turn.question})")
+            answer = ask(turn.question, settings, retriever, model_choice=args.model, on_token=_print_token)
+            print()
+            if answer.reason:
+                print(f"({answer.reason})")
+            for n, hit in enumerate(answer.sources, 1):
+                print(f"  [{n}] {hit.label}")
+            history.append(Message("assistant", answer.answer))
+            if log:
+                log.record(answer)
+    finally:
+        if log:
+            log.close()
+    return 0
+
+
 def cmd_status(args, settings) -> int:
     from rag.app import open_catalog
 
@@ -608,6 +663,7 @@ COMMANDS = {
     "setup": cmd_setup,
     "repair": cmd_repair,
     "serve": cmd_serve,
+    "chat": cmd_chat,
     "keys": cmd_keys,
 }
 

@@ -175,3 +175,25 @@ def test_tokens_are_shown_as_they_arrive_not_after_the_answer(openai_env, settin
     answer = ask(QUESTION, settings, open_retriever(settings, embedder), on_token=on_token)
     assert openai_env.released is True  # the first token reached us while the server still held the last
     assert "".join(shown) == answer.answer == REPLY
+
+
+def test_rag_chat_makes_follow_ups_standalone(kb_data):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["RAG_DATA_DIR"] = str(kb_data)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "chat", "--no-log"],
+        input="How do I set up my Northwind email on an iPhone?\nand on Android?\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    turns = result.stdout.split("you> ")
+    assert len(turns) == 4  # two questions answered, then the prompt that got end-of-input
+    assert "(searching for: and on Android?" in turns[2] and "email" in turns[2].split("\n")[0]
+    assert "email/email-on-your-phone.txt" in turns[2]
