@@ -132,10 +132,13 @@ class BM25Index:
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32), self._position
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        if not self._ids:
+        return self.top(self.scores(query)[0], k)
+
+    def top(self, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` best chunks of a score array from `scores` (one scoring serves both uses)."""
+        if not self._ids or not scores.size:
             return []
-        tokens = _tokenize([query], self._stemmer)
-        if not tokens[0]:
-            return []
-        docs, scores = self._retriever.retrieve(tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=1)
-        return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        k = min(k, scores.size)
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self._ids[int(i)], float(scores[i])) for i in best if scores[i] > 0]

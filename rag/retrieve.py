@@ -107,13 +107,22 @@ class Retriever:
         if kind or mode == "dense":
             return [to_hit(c) for c in self._store.query(vector, k, {"kind": kind} if kind else None)]
         depth = max(k, self._settings.candidates)
-        lexical = self._lexical.search(query, depth) if self._lexical else []
+        # One BM25 scoring of the whole index gives both the keyword candidates and every candidate's score.
+        bm25 = self._lexical.scores(query) if self._lexical else (np.zeros(0, dtype=np.float32), {})
+        lexical = self._lexical.top(bm25[0], depth) if self._lexical else []
         if mode == "bm25":
             return self._from_catalog([i for i, _ in lexical[:k]], vector, {i: s for i, s in lexical})
         dense = [to_hit(c) for c in self._store.query(vector, depth)]
-        return self._fuse(dense, lexical, vector, query)[:k]
+        return self._fuse(dense, lexical, vector, query, bm25)[:k]
 
-    def _fuse(self, dense: list[Hit], lexical: list[tuple[str, float]], vector: np.ndarray, query: str) -> list[Hit]:
+    def _fuse(
+        self,
+        dense: list[Hit],
+        lexical: list[tuple[str, float]],
+        vector: np.ndarray,
+        query: str,
+        bm25_scores: tuple[np.ndarray, dict[str, int]],
+    ) -> list[Hit]:
         s = self._settings
         known = {h.id: h for h in dense}
         missing = [i for i, _ in lexical if i not in known]
@@ -129,7 +138,7 @@ class Retriever:
         else:
             # Cosine (calibrated across questions) plus BM25 relative to the best BM25 match of this question.
             # BM25 is scored over the whole index, so dense-only candidates get their keyword score too.
-            bm25, position = self._lexical.scores(query) if self._lexical else (np.zeros(1), {})
+            bm25, position = bm25_scores
             top = float(bm25.max()) if bm25.size and bm25.max() > 0 else 1.0
             for chunk_id, hit in known.items():
                 keyword = float(bm25[position[chunk_id]]) / top if chunk_id in position else 0.0
