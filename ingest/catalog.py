@@ -145,7 +145,9 @@ class Catalog:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE folder=? AND path=?", (folder, path))}
 
     # -- embedding cache -----------------------------------------------------------------------
-    def cached_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+    def cached_vectors(self, model: str, hashes: Sequence[str], check: bool = True) -> dict[str, np.ndarray]:
+        """`check`: leave out unusable vectors (zeros, NaN), so they are embedded again; retrieval reads without
+        the check (such a vector only scores 0 there)."""
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
@@ -156,7 +158,7 @@ class Catalog:
             )
             for h, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
-                if usable(vector):  # a poisoned entry (zeros, NaN) is a miss: embedded again, replaced
+                if not check or usable(vector):  # a poisoned entry (zeros, NaN) is a miss: embedded again
                     out[h] = vector
         return out
 
@@ -176,9 +178,19 @@ class Catalog:
             [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
         )
 
-    def lead_vectors(self, model: str, documents: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
-        """The vector of each (folder, path) document's first chunk: its title and introduction."""
+    def lead_vectors(
+        self, model: str, documents: set[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The vector of each (folder, path) document's first chunk: its title and introduction. Without
+        `documents`, every document's."""
         out: dict[tuple[str, str], np.ndarray] = {}
+        if documents is None:
+            rows = self._db.execute(
+                "SELECT c.folder, c.path, v.vector FROM chunks c JOIN vectors v ON v.model=? AND v.hash=c.hash "
+                "WHERE c.idx=0",
+                (model,),
+            )
+            return {(folder, path): np.frombuffer(blob, dtype=np.float32) for folder, path, blob in rows}
         by_folder: dict[str, list[str]] = {}
         for folder, path in documents:
             by_folder.setdefault(folder, []).append(path)

@@ -7,6 +7,7 @@ Balancers". Dense and keyword scores both miss that link; an intent states it on
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ class Intent:
     document: re.Pattern[str]
 
 
+@functools.lru_cache(maxsize=8)
 def load_intents(path: str = "") -> tuple[Intent, ...]:
-    """The intents of `path`, or the built-in ones when it is empty."""
+    """The intents of `path`, or the built-in ones when it is empty (read once per process: the server makes a
+    retriever per request)."""
     try:
         if path:
             text = Path(path).expanduser().read_text(encoding="utf-8")

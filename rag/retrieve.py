@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Protocol
+from collections import OrderedDict
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from rag.settings import RetrieveSettings
 from rag.store import StoredChunk, VectorStore
 
 
-def to_hit(chunk: StoredChunk) -> Hit:
+def to_hit(chunk: StoredChunk, rank_score: float | None = None) -> Hit:
     meta = chunk.metadata
     page = meta.get("page")
     return Hit(
@@ -27,9 +27,26 @@ def to_hit(chunk: StoredChunk) -> Hit:
         headings=str(meta.get("headings", "")),
         page=int(page) if page is not None else None,
         question=str(meta.get("question", "")),
-        rank_score=chunk.score,
+        rank_score=chunk.score if rank_score is None else rank_score,
         folder=str(meta.get("folder", "")),
         title=str(meta.get("title", "")),
+    )
+
+
+def ranked_as(hit: Hit, rank_score: float) -> Hit:
+    """`hit` with another ranking score (dataclasses.replace costs more than the rest of a candidate)."""
+    return Hit(
+        hit.id,
+        hit.text,
+        hit.source,
+        hit.score,
+        hit.kind,
+        hit.headings,
+        hit.page,
+        hit.question,
+        rank_score,
+        hit.folder,
+        hit.title,
     )
 
 
@@ -38,9 +55,29 @@ class ChunkSource(Protocol):
 
     def chunks(self, ids: list[str]): ...
 
-    def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
+    def cached_vectors(self, model: str, hashes: list[str], check: bool = True) -> dict[str, np.ndarray]: ...
 
-    def lead_vectors(self, model: str, documents: set[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]: ...
+    def lead_vectors(
+        self, model: str, documents: set[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], np.ndarray]: ...
+
+
+class LookupCache:
+    """What retrieval looks up per candidate and that does not change between questions on one index: each
+    document's lead vector, each title's terms, each keyword-only candidate's row and vector. Looked up per
+    question, they cost more than the vector search itself; a server shares one per index version."""
+
+    def __init__(self, max_rows: int = 20_000):
+        self.lead: dict[tuple[str, str], np.ndarray | None] = {}
+        self.title_terms: dict[str, frozenset[str]] = {}
+        self.rows: OrderedDict[str, Any] = OrderedDict()  # chunk id -> catalog row, oldest first
+        self.vectors: OrderedDict[str, np.ndarray | None] = OrderedDict()  # text hash -> vector (None: none)
+        self._max = max_rows
+
+    def remember(self, table: OrderedDict, key: str, value: Any) -> None:
+        table[key] = value
+        if len(table) > self._max:
+            table.popitem(last=False)
 
 
 class Retriever:
@@ -51,12 +88,14 @@ class Retriever:
         settings: RetrieveSettings | None = None,
         lexical: BM25Index | None = None,
         catalog: ChunkSource | None = None,
+        cache: LookupCache | None = None,
     ):
         self._embedder = embedder
         self._store = store
         self._settings = settings or RetrieveSettings(retriever="dense")
         self._lexical = lexical
         self._catalog = catalog
+        self.cache = cache or LookupCache()
         self._intents = load_intents(self._settings.intents_file) if self._settings.intent_weight else ()
 
     @property
@@ -105,15 +144,23 @@ class Retriever:
         vector = self._embedder.embed([query])[0]
         mode = self.mode
         if kind or mode == "dense":
-            return [to_hit(c) for c in self._store.query(vector, k, {"kind": kind} if kind else None)]
+            return self._dense(vector, k, {"kind": kind} if kind else None)
         depth = max(k, self._settings.candidates)
         # One BM25 scoring of the whole index gives both the keyword candidates and every candidate's score.
         bm25 = self._lexical.scores(query) if self._lexical else (np.zeros(0, dtype=np.float32), {})
         lexical = self._lexical.top(bm25[0], depth) if self._lexical else []
         if mode == "bm25":
             return self._from_catalog([i for i, _ in lexical[:k]], vector, {i: s for i, s in lexical})
-        dense = [to_hit(c) for c in self._store.query(vector, depth)]
-        return self._fuse(dense, lexical, vector, query, bm25)[:k]
+        return self._fuse(self._dense(vector, depth), lexical, vector, query, bm25)[:k]
+
+    def _dense(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
+        """The nearest chunks. Chroma gives ids and distances only (fetching its metadata cost three times the
+        vector search on 70k chunks); text and metadata come from the catalog, remembered across questions."""
+        if self._catalog is None:
+            return [to_hit(c) for c in self._store.query(vector, k, where)]
+        nearest = self._store.nearest(vector, k, where)
+        cosine = dict(nearest)
+        return self._from_catalog([i for i, _ in nearest], vector, cosine, cosine)
 
     def _fuse(
         self,
@@ -151,7 +198,7 @@ class Retriever:
             for chunk_id, lift in evidence.items():
                 fused[chunk_id] += lift
         ranked = sorted(fused, key=lambda i: -fused[i])
-        return [replace(known[i], rank_score=fused[i]) for i in ranked]
+        return [ranked_as(known[i], fused[i]) for i in ranked]
 
     # -- document-level evidence: each returns the lift of the chunks it applies to ----------------------
     def _lead(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
@@ -160,7 +207,10 @@ class Retriever:
         weight = self._settings.lead_weight
         if not weight or self._catalog is None:
             return {}
-        lead = self._catalog.lead_vectors(self._embedder.info.name, {(h.folder, h.source) for h in known.values()})
+        cache = self.cache.lead
+        if not cache:  # every document's lead vector, once: one query instead of one per question
+            cache.update(self._catalog.lead_vectors(self._embedder.info.name))
+        lead = cache
         out = {}
         for chunk_id, hit in known.items():
             vec = lead.get((hit.folder, hit.source))
@@ -178,9 +228,11 @@ class Retriever:
             return {}
         asked = self._lexical.terms([query])[0]
         titles = {h.id: h.page_title for h in known.values()}
-        distinct = sorted(set(titles.values()))
-        terms = self._lexical.terms(distinct)
-        named = {t for t, words in zip(distinct, terms, strict=True) if len(words) >= 3 and words <= asked}
+        cache = self.cache.title_terms
+        new = sorted(set(titles.values()) - cache.keys())
+        for title, words in zip(new, self._lexical.terms(new), strict=True):
+            cache[title] = words
+        named = {t for t in set(titles.values()) if len(cache[t]) >= 3 and cache[t] <= asked}
         return {chunk_id: weight for chunk_id, title in titles.items() if title in named}
 
     def _intended_pages(self, known: dict[str, Hit], query: str) -> dict[str, float]:
@@ -196,18 +248,34 @@ class Retriever:
             if any(p.search(f"{hit.first_heading} {hit.file_words}") for p in patterns)
         }
 
-    def _from_catalog(self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float]) -> list[Hit]:
+    def _from_catalog(
+        self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float], cosine: dict[str, float] | None = None
+    ) -> list[Hit]:
+        """Hits for chunk ids, from the catalog; their cosine from `cosine` (the vector store's) or their
+        cached vectors."""
         if not ids or self._catalog is None:
             return []
-        rows = {c.id: c for c in self._catalog.chunks(ids)}
-        vectors = self._catalog.cached_vectors(self._embedder.info.name, [r.hash for r in rows.values()])
+        cache = self.cache
+        missing = [i for i in ids if i not in cache.rows]
+        if missing:
+            for row in self._catalog.chunks(missing):  # an id the catalog does not hold is never cached
+                cache.remember(cache.rows, row.id, row)
+        # Vectors only where the cosine is not known already (keyword-only candidates).
+        hashes = {cache.rows[i].hash for i in ids if i in cache.rows and (cosine is None or i not in cosine)}
+        wanted = [h for h in hashes if h not in cache.vectors]
+        if wanted:
+            found = self._catalog.cached_vectors(self._embedder.info.name, wanted, check=False)
+            for h in wanted:
+                cache.remember(cache.vectors, h, found.get(h))
         hits = []
         for chunk_id in ids:
-            row = rows.get(chunk_id)
+            row = cache.rows.get(chunk_id)
             if row is None:
                 continue
-            cached = vectors.get(row.hash)
-            score = float(np.dot(cached, vector)) if cached is not None else 0.0
-            hit = to_hit(StoredChunk(row.id, row.text, row.metadata, score))
-            hits.append(replace(hit, rank_score=rank_scores.get(chunk_id, score)))
+            if cosine is not None and chunk_id in cosine:
+                score = cosine[chunk_id]
+            else:
+                cached = cache.vectors.get(row.hash)
+                score = float(np.dot(cached, vector)) if cached is not None else 0.0
+            hits.append(to_hit(StoredChunk(row.id, row.text, row.metadata, score), rank_scores.get(chunk_id, score)))
         return hits

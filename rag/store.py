@@ -34,6 +34,8 @@ class VectorStore(Protocol):
 
     def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[StoredChunk]: ...
 
+    def nearest(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]: ...
+
     def ids(self) -> set[str]: ...
 
     def count(self) -> int: ...
@@ -179,6 +181,15 @@ class ChromaStore:
                 result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=False
             )
         ]
+
+    def nearest(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the `k` nearest chunks: no text or metadata fetched."""
+        if k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k, where=where, include=["distances"]
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=False)]
 
     def ids(self) -> set[str]:
         out: set[str] = set()

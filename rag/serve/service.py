@@ -26,7 +26,7 @@ from rag.generate import OpenAIChat
 from rag.keys import KeyStore
 from rag.lexical import INDEX_DIR, BM25Index
 from rag.messages import Message
-from rag.retrieve import Hit, Retriever
+from rag.retrieve import Hit, LookupCache, Retriever
 from rag.settings import Settings
 
 
@@ -71,6 +71,7 @@ class Service:
         self._local = threading.local()
         self._version: tuple = ()
         self._retriever: Retriever | None = None
+        self._cache = LookupCache()
         self._log_lock = threading.Lock()
         self._log = None
         open_catalog(settings).close()  # fail at start, not at the first question, when nothing is ingested
@@ -92,14 +93,18 @@ class Service:
                 lexical = (
                     BM25Index.load(self.settings.data_path) if self.settings.retrieve.retriever != "dense" else None
                 )
-                self._retriever = Retriever(self.embedder, base.store, self.settings.retrieve, lexical, base.catalog)
+                # Lookups are remembered per index version: a swapped-in index starts a fresh cache.
+                self._cache = LookupCache()
+                self._retriever = Retriever(
+                    self.embedder, base.store, self.settings.retrieve, lexical, base.catalog, self._cache
+                )
                 self._version = version
-            shared = self._retriever
+            shared, cache = self._retriever, self._cache
         # The SQLite connection is per thread; everything else is shared and read-only.
         local = getattr(self._local, "catalog", None)
         if local is None:
             local = self._local.catalog = open_catalog(self.settings)
-        return Retriever(self.embedder, shared.store, self.settings.retrieve, shared.lexical, local)
+        return Retriever(self.embedder, shared.store, self.settings.retrieve, shared.lexical, local, cache)
 
     # -- answering ------------------------------------------------------------------------------------
     def models(self) -> list[str]:
@@ -137,7 +142,7 @@ class Service:
         current = self.retriever()
         if retriever and retriever != self.settings.retrieve.retriever:
             settings = replace(self.settings.retrieve, retriever=retriever)
-            current = Retriever(self.embedder, current.store, settings, current.lexical, current.catalog)
+            current = Retriever(self.embedder, current.store, settings, current.lexical, current.catalog, current.cache)
         return current.search(query, k)
 
     # -- the query log (answers and their ratings) ---------------------------------------------------
