@@ -40,9 +40,9 @@ def test_finetuned_model_is_the_registered_one(cli, chat_env, kb_copy):
     code, _, err = cli("ask", QUESTION, "--model", "finetuned", "--data-dir", kb_copy)
     assert code == 0, err
     assert chat_env.chat_requests()[-1]["model"] == "ft:base-model-1:acme::abc123"
-    code, _, _ = cli("ask", QUESTION, "--model", "base", "--data-dir", kb_copy)
+    assert cli("ask", QUESTION, "--model", "base", "--data-dir", kb_copy)[0] == 0
     assert chat_env.chat_requests()[-1]["model"] == "base-model-1"
-    code, _, _ = cli("ask", QUESTION, "--model", "some-other-model", "--data-dir", kb_copy)
+    assert cli("ask", QUESTION, "--model", "some-other-model", "--data-dir", kb_copy)[0] == 0
     assert chat_env.chat_requests()[-1]["model"] == "some-other-model"
 
 
@@ -77,6 +77,7 @@ def test_plain_mode_sends_the_question_alone(cli, chat_env):
 
 def test_json_output(cli, chat_env):
     code, out, _ = cli("ask", QUESTION, "--json")
+    assert code == 0
     data = json.loads(out)
     assert data["answer"] == REPLY
     assert data["mode"] == "rag" and data["model"] == "base-model-1"
@@ -91,6 +92,7 @@ def test_without_a_chat_model_the_answer_is_extractive_and_labelled(cli, kb_data
     assert "Billing > Invoices" in out  # quoted from the knowledge base
     assert "[1] billing/billing-and-invoices.md" in out
     code, out, _ = cli("ask", "How do I get a copy of an old invoice?", "--json")
+    assert code == 0
     data = json.loads(out)
     assert data["model"] == "extractive" and data["sources"][0]["source"] == "billing/billing-and-invoices.md"
 
@@ -146,6 +148,7 @@ def test_a_question_about_something_the_docs_never_mention_is_declined_with_the_
     assert code == 0 and data["abstained"] is True and data["answer"] == NO_ANSWER
     assert data["reason"] == "the knowledge base never mentions zigbee"
     code, out, _ = cli("ask", "does the router support zigbee smart home sensors?", "--data-dir", kb_data)
+    assert code == 0
     assert out.splitlines()[:2] == [NO_ANSWER, "(the knowledge base never mentions zigbee)"]
 
 

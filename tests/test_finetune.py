@@ -64,7 +64,7 @@ def test_with_context_uses_exactly_the_ask_prompt(cli, api, kb_copy, tmp_path, s
     assert code == 0, err
     line = next(x for x in read_jsonl(out) if x["messages"][-1]["content"].startswith("The first bill covers"))
     question = "Why is my first bill higher than expected?"
-    cli("ask", question, "--no-log")
+    assert cli("ask", question, "--no-log")[0] == 0
     sent = api.chat_requests()[-1]["messages"]
     assert line["messages"][:2] == sent  # the same system and user turns `rag ask` sends
     assert '<passage id="1"' in line["messages"][1]["content"]
@@ -194,9 +194,10 @@ def test_finetune_lifecycle_registers_the_model_ask_uses(cli, api, kb_copy, tmp_
     assert "The job has successfully completed" in out and f"registered {model}" in out
     assert json.loads((kb_copy / "models.json").read_text())["finetuned"] == model
 
-    cli("ask", "How do I reset my router?", "--model", "finetuned")
+    assert cli("ask", "How do I reset my router?", "--model", "finetuned")[0] == 0
     assert api.chat_requests()[-1]["model"] == model
     code, out, _ = cli("config", "--json")
+    assert code == 0
     assert json.loads(out)["chat"]["finetuned_registered"] == model
 
     code, out, _ = cli("finetune", "status", "--json")
@@ -204,6 +205,7 @@ def test_finetune_lifecycle_registers_the_model_ask_uses(cli, api, kb_copy, tmp_
     code, out, _ = cli("finetune", "list")
     assert job["id"] in out
     code, out, _ = cli("finetune", "events", job["id"])
+    assert code == 0
     assert "Fine-tuning job started" in out
 
 
@@ -243,10 +245,11 @@ def test_cancel(cli, api, tmp_path):
 
 def test_query_log_rating_and_export_from_log(cli, api, tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_LOG_ENABLED", "true")
-    cli("ask", "How do I reset my router?")
-    cli("ask", "Why is my bill high?")
-    cli("ask", "Not recorded", "--no-log")
+    assert cli("ask", "How do I reset my router?")[0] == 0
+    assert cli("ask", "Why is my bill high?")[0] == 0
+    assert cli("ask", "Not recorded", "--no-log")[0] == 0
     code, out, _ = cli("log", "list", "--json")
+    assert code == 0
     entries = json.loads(out)
     assert [e["question"] for e in entries] == ["Why is my bill high?", "How do I reset my router?"]
     assert entries[0]["sources"] and entries[0]["model"] == "base-model-1" and entries[0]["answer"] == api.reply
@@ -280,7 +283,7 @@ def test_compare_scores_each_configuration(cli, api, tmp_path):
                 {
                     "id": "2",
                     "question": "How many mesh points do I need?",
-                    "answer": "one or two",
+                    "answer": "Restart the router, then wait",
                     "relevant_docs": ["internet/mesh-wifi-and-extenders.rst"],
                 },
             ]
@@ -291,9 +294,13 @@ def test_compare_scores_each_configuration(cli, api, tmp_path):
     code, out, err = cli("compare", questions, "--models", "base", "--modes", "rag,plain", "--out", report)
     assert code == 0, err
     code, out, _ = cli("compare", questions, "--models", "base", "--modes", "rag,plain", "--json")
+    assert code == 0
     data = json.loads(out)
     rag, plain = data["summary"]["base/rag"], data["summary"]["base/plain"]
-    assert rag["token_f1"] == plain["token_f1"] == pytest.approx((1.0 + token_f1(api.reply, "one or two")) / 2)
+    # Worked by hand: the reply's words are restart modem and router then check cables (7; "the" and the
+    # citation marker do not count); the second reference's are restart router then wait (4); 3 shared:
+    # precision 3/7, recall 3/4, F1 18/33. The first reference is the reply itself: F1 1.
+    assert rag["token_f1"] == plain["token_f1"] == pytest.approx((1.0 + 18 / 33) / 2, abs=1e-4)  # rounded to 4
     assert rag["source_hit_rate"] == 1.0 and plain["source_hit_rate"] is None
     text = report.read_text()
     assert "| base/rag | base-model-1 | 2 |" in text and "## How many mesh points do I need?" in text
