@@ -56,8 +56,10 @@ def main() -> None:
     loo_mean, loo_worst = {}, {}
     for held in names:
         others = [n for n in names if n != held]
-        by_mean = max(range(len(grid)), key=lambda g: statistics.fmean(scores[n][g] for n in others))
-        by_worst = max(range(len(grid)), key=lambda g: min(scores[n][g] for n in others))
+        # Ties keep the defaults: a setting replaces them only by scoring better on the other corpora.
+        home = grid.index(default)
+        by_mean = max(range(len(grid)), key=lambda g: (statistics.fmean(scores[n][g] for n in others), g == home))
+        by_worst = max(range(len(grid)), key=lambda g: (min(scores[n][g] for n in others), g == home))
         loo_mean[held], loo_worst[held] = scores[held][by_mean], scores[held][by_worst]
         print(
             f"{held:<18}{scores[held][grid.index(default)]:>9.3f}{loo_mean[held]:>13.3f}{loo_worst[held]:>14.3f}"
@@ -65,7 +67,7 @@ def main() -> None:
         )
     worst_default = min(scores[n][grid.index(default)] for n in names)
     print(f"{'worst corpus':<18}{worst_default:>9.3f}{min(loo_mean.values()):>13.3f}{min(loo_worst.values()):>14.3f}")
-    best_worst = max(range(len(grid)), key=lambda g: min(scores[n][g] for n in names))
+    best_worst = max(range(len(grid)), key=lambda g: (min(scores[n][g] for n in names), g == grid.index(default)))
     print(
         f"\nbest worst-corpus setting on all: {grid[best_worst]} -> "
         + ", ".join(f"{n} {scores[n][best_worst]:.3f}" for n in names)

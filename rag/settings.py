@@ -69,9 +69,9 @@ class RetrieveSettings:
     k: int = 5
     candidates: int = 50  # chunks taken from each retriever before fusion (100 ranked the same on 6 corpora, slower)
     fusion: str = "score"  # score: cosine + bm25_weight * BM25 / best BM25 | rrf: reciprocal rank fusion
-    bm25_weight: float = 0.3  # score fusion: weight of the normalised BM25 score; rrf: weight of its rank
+    bm25_weight: float = 0.2  # score fusion: weight of the normalised BM25 score; rrf: weight of its rank
     rrf_k: int = 60  # rrf fusion constant
-    lead_weight: float = 0.4  # hybrid: weight of the question's cosine with each document's lead chunk
+    lead_weight: float = 0.3  # hybrid: weight of the question's cosine with each document's lead chunk
     title_weight: float = 0.1  # hybrid: lift for documents whose title's terms all appear in the question
     intent_weight: float = 0.15  # hybrid: lift for documents of the kind a question asks for (0: off)
     intents_file: str = ""  # question intents (TOML); empty: the built-in rag/intents.toml

@@ -26,7 +26,7 @@ from rag.settings import Settings
 MIN_QUESTIONS = 20
 GRID: dict[str, Sequence[float]] = {
     "bm25_weight": (0.1, 0.2, 0.3, 0.5),
-    "lead_weight": (0.0, 0.2, 0.4),
+    "lead_weight": (0.0, 0.2, 0.3, 0.4),
     "title_weight": (0.0, 0.1),
     "intent_weight": (0.0, 0.15),
 }
