@@ -191,9 +191,9 @@ class Retriever:
                 keyword = float(bm25[position[chunk_id]]) / top if chunk_id in position else 0.0
                 fused[chunk_id] = hit.score + s.bm25_weight * keyword
         for evidence in (
-            self._lead(known, vector),
-            self._named_pages(known, query),
-            self._intended_pages(known, query),
+            self.lead_evidence(known, vector),
+            self.title_evidence(known, query),
+            self.intent_evidence(known, query),
         ):
             for chunk_id, lift in evidence.items():
                 fused[chunk_id] += lift
@@ -201,7 +201,7 @@ class Retriever:
         return [ranked_as(known[i], fused[i]) for i in ranked]
 
     # -- document-level evidence: each returns the lift of the chunks it applies to ----------------------
-    def _lead(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
+    def lead_evidence(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
         """How well each document's lead chunk (title and introduction) matches: it lifts the page that is
         about the question over pages that merely mention it."""
         weight = self._settings.lead_weight
@@ -219,7 +219,7 @@ class Retriever:
                 out[chunk_id] = weight * float(np.dot(vec, vector))
         return out
 
-    def _named_pages(self, known: dict[str, Hit], query: str) -> dict[str, float]:
+    def title_evidence(self, known: dict[str, Hit], query: str) -> dict[str, float]:
         """A question that contains every term of a document's title names that page ("Can I associate a Git
         repository with my SageMaker notebook instance?" -> "Associate Git Repositories with SageMaker Notebook
         Instances"). Titles of fewer than three terms ("Amazon GuardDuty") are contained in too many questions."""
@@ -235,7 +235,7 @@ class Retriever:
         named = {t for t in set(titles.values()) if len(cache[t]) >= 3 and cache[t] <= asked}
         return {chunk_id: weight for chunk_id, title in titles.items() if title in named}
 
-    def _intended_pages(self, known: dict[str, Hit], query: str) -> dict[str, float]:
+    def intent_evidence(self, known: dict[str, Hit], query: str) -> dict[str, float]:
         """The question asks for a kind of page (a limit -> the quotas page): lift the documents of that kind."""
         patterns = document_patterns(self._intents, query)
         if not patterns:
