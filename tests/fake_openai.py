@@ -49,6 +49,7 @@ class FakeOpenAI:
     hold_last: threading.Event | None = None  # set: the last token waits until the client sets this event
     released: bool | None = None  # whether the client released the last token while it was held
     hold_jobs: bool = False  # fine-tuning jobs stay "running" until this is cleared
+    garbage: bool = False  # every answer is a 200 whose body is not JSON
     known_models: set[str] | None = None  # None: every model exists
     dimension: int = 64
     files: dict[str, dict] = field(default_factory=dict)
@@ -145,6 +146,14 @@ class FakeOpenAI:
                         500: f"server error handling request with {self.headers.get('Authorization')}",
                     }
                     self._error(fake.fail_with, messages.get(fake.fail_with, "error"))
+                    return
+                if fake.garbage:
+                    data = b"<html>gateway says hello</html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                     return
                 path = self.path.split("?")[0]
                 parts = path.strip("/").split("/")

@@ -385,3 +385,11 @@ def test_a_damaged_registry_stops_start_before_any_upload(cli, api, kb_copy, tmp
     code, _, err = cli("finetune", "start", train)
     assert code == 1 and "models.json holds list" in err
     assert api.files == {} and api.jobs == {}  # nothing was sent
+
+
+def test_a_server_answering_garbage_is_an_invalid_response_not_an_unexpected_error(cli, api, tmp_path):
+    api.garbage = True
+    for args in (("finetune", "list"), ("finetune", "status", "ftjob-1"), ("ask", "How do I reset my router?")):
+        code, out, err = cli(*args)
+        assert code == 3, (args, err)
+        assert "the server sent an invalid response" in err and "unexpected" not in err, (args, err)
