@@ -39,6 +39,8 @@ class BM25Index:
         self._position = {chunk_id: n for n, chunk_id in enumerate(ids)}
         self._stemmer = _stemmer()
         self._by_prefix: dict[str, list[str]] | None = None
+        # A question is tokenized for scoring, the title rule and abstention: once is enough.
+        self._tokens: dict[str, list[str]] = {}
 
     @staticmethod
     def build(chunks: Iterable[tuple[str, str]], data_dir: Path) -> int:
@@ -122,11 +124,21 @@ class BM25Index:
 
     def terms(self, texts: list[str]) -> list[frozenset[str]]:
         """The terms BM25 matches on (stemmed, stop words dropped) of each text."""
+        if len(texts) == 1:
+            return [frozenset(self._query_tokens(texts[0]))]
         return [frozenset(t) for t in _tokenize(texts, self._stemmer)] if texts else []
+
+    def _query_tokens(self, query: str) -> list[str]:
+        tokens = self._tokens.get(query)
+        if tokens is None:
+            if len(self._tokens) >= 64:
+                self._tokens.clear()
+            tokens = self._tokens[query] = _tokenize([query], self._stemmer)[0]
+        return tokens
 
     def scores(self, query: str) -> tuple[np.ndarray, dict[str, int]]:
         """BM25 score of every chunk for `query`, and where each chunk id sits in that array."""
-        tokens = _tokenize([query], self._stemmer)[0] if self._ids else []
+        tokens = self._query_tokens(query) if self._ids else []
         if not tokens:
             return np.zeros(len(self._ids), dtype=np.float32), self._position
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32), self._position
