@@ -92,11 +92,12 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=400, help="requests per (endpoint, clients) cell")
     parser.add_argument("--long", type=int, default=10_000, help="search requests of the memory run (4 clients)")
+    parser.add_argument("--threads", type=int, default=0, help="embedder.threads of the server (0: one per core)")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in args.queries.read_text().splitlines() if line.strip()]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_DATA_DIR=str(args.data_dir), RAG_LOG_ENABLED="false")
+    env.update(RAG_DATA_DIR=str(args.data_dir), RAG_LOG_ENABLED="false", RAG_EMBEDDER_THREADS=str(args.threads))
     server = subprocess.Popen(
         [sys.executable, "-m", "rag", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
     )

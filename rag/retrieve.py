@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Protocol
 
@@ -73,6 +74,7 @@ class LookupCache:
         self.rows: OrderedDict[str, Any] = OrderedDict()  # chunk id -> catalog row, oldest first
         self.vectors: OrderedDict[str, np.ndarray | None] = OrderedDict()  # text hash -> vector (None: none)
         self._max = max_rows
+        self.loading = threading.Lock()  # concurrent first questions load the lead vectors once, not each
 
     def remember(self, table: OrderedDict, key: str, value: Any) -> None:
         table[key] = value
@@ -209,7 +211,9 @@ class Retriever:
             return {}
         cache = self.cache.lead
         if not cache:  # every document's lead vector, once: one query instead of one per question
-            cache.update(self._catalog.lead_vectors(self._embedder.info.name))
+            with self.cache.loading:
+                if not cache:
+                    cache.update(self._catalog.lead_vectors(self._embedder.info.name))
         lead = cache
         out = {}
         for chunk_id, hit in known.items():
