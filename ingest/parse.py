@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest import kept, markdown, rest
+from ingest import html, kept, markdown, rest
 from ingest.documents import ParsedDocument, QAPair, Section
 from ingest.nlp import use_rule_based_pipeline
 from ingest.table import table_text
@@ -144,8 +144,8 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
-        raw = read_text(path)
-        return _Source(partition_html(text=_unwrap_html(raw), languages=_LANGUAGES), kept.html_plain(raw))
+        page = html.content(read_text(path))
+        return _Source(partition_html(text=_unwrap_html(page), languages=_LANGUAGES), kept.html_plain(page))
     if suffix in {".txt", ".text"}:
         raw = _check_lines(read_text(path))
         return _Source(_text_elements(raw), raw)
@@ -153,8 +153,8 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         from unstructured.partition.html import partition_html
 
         raw = _check_lines(read_text(path))
-        html, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
-        return _Source(partition_html(text=html, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
+        rendered, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
+        return _Source(partition_html(text=rendered, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx
 
@@ -168,8 +168,8 @@ _UNWRAP = {"details": "div", "summary": "p", "figcaption": "p"}
 _UNWRAP_TAG = re.compile(r"<(/?)(details|summary|figcaption)\b[^>]*>", re.I)
 
 
-def _unwrap_html(html: str) -> str:
-    return _UNWRAP_TAG.sub(lambda m: f"<{m[1]}{_UNWRAP[m[2].lower()]}>", html)
+def _unwrap_html(page: str) -> str:
+    return _UNWRAP_TAG.sub(lambda m: f"<{m[1]}{_UNWRAP[m[2].lower()]}>", page)
 
 
 _LIST_ITEM = re.compile(r"^\s{0,3}([-+*]|\d{1,9}[.)])\s+\S")
