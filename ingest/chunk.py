@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -23,6 +24,11 @@ def chunk_id(folder_key: str, source: str, index: int, text_hash: str) -> str:
     return hashlib.sha256(f"{folder_key}\x00{source}\x00{index}\x00{text_hash}".encode()).hexdigest()[:32]
 
 
+def _same(a: str, b: str) -> bool:
+    """The title and a heading name the same thing ("Amazon Drive" and "Amazon drive:")."""
+    return re.sub(r"\W+", " ", a).strip().casefold() == re.sub(r"\W+", " ", b).strip().casefold()
+
+
 class Chunker:
     def __init__(self, settings: ChunkSettings, count_tokens: TokenCounter, model_limit: int):
         self._count = count_tokens
@@ -39,15 +45,18 @@ class Chunker:
             keep_separator="end",
         )
 
-    def _context(self, headings: tuple[str, ...], page: int | None) -> str:
-        """Heading path kept with each piece: it carries the topic the body text often omits."""
-        if not headings:
+    def _context(self, title: str, headings: tuple[str, ...]) -> str:
+        """What says where a piece lives, kept with it: the document's title and the heading path. Both carry
+        the topic the body text often omits (a page's second section of a site whose pages have no H1 says
+        what page it is on only through the title)."""
+        path = (title, *headings) if title and not _same(title, headings[0] if headings else "") else headings
+        if not path:
             return ""
-        context = " > ".join(headings)
-        # Never let the context eat more than a third of the budget.
-        while self._count(context) > self._limit // 3 and len(headings) > 1:
-            headings = headings[1:]
-            context = " > ".join(headings)
+        context = " > ".join(path)
+        # Never let the context eat more than a third of the budget: the headings nearest the title go first.
+        while self._count(context) > self._limit // 3 and len(path) > 2:
+            path = (path[0], *path[2:])
+            context = " > ".join(path)
         if self._count(context) > self._limit // 3:
             context = self._splitter(self._limit // 3).split_text(context)[0]
         return context
@@ -67,8 +76,8 @@ class Chunker:
                 out.append(text)
         return out
 
-    def _section_texts(self, section: Section) -> list[str]:
-        return self._fit(self._context(section.headings, section.page), section.text)
+    def _section_texts(self, section: Section, title: str) -> list[str]:
+        return self._fit(self._context(title, section.headings), section.text)
 
     def _qa_texts(self, pair: QAPair) -> tuple[str, list[str]]:
         """One chunk per pair when it fits; a long answer is cut into pieces that do not overlap and
@@ -123,7 +132,7 @@ class Chunker:
             )
 
         for section in doc.sections:
-            for text in self._section_texts(section):
+            for text in self._section_texts(section, doc.title):
                 add(text, "passage", section.headings, section.page)
         for pair in doc.qa:
             question, texts = self._qa_texts(pair)

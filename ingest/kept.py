@@ -92,6 +92,7 @@ _MD_COMMENT = re.compile(r"<!--.*?-->|\{/\*.*?\*/\}|<(script|style)\b.*?</\1>", 
 _MD_FENCE = re.compile(r"^\s*(```|~~~).*$", re.M)  # a fence line and its language are not text
 _MD_MARKER = re.compile(r"^\s*(?:!!!|\?\?\?\+?|===\+?|:{3,}|/{3,})\s*[\w-]*", re.M)
 _MD_ATTRS = re.compile(r"\{:?\s*[#.][^}]*\}")
+_MD_SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}")
 _MD_MDX = re.compile(r"^(?:import|export)\s.*$", re.M)
 
 
@@ -101,10 +102,27 @@ def markdown_plain(source: str) -> str:
     meta, body = front_matter(source.replace("\r\n", "\n"))
     head = " ".join(str(meta.get(k, "")) for k in ("title", "description") if isinstance(meta.get(k), str))
     # Attribute values a component shows (labels, titles, paths) are words the reader sees.
-    body = re.sub(r"\b(?:label|title|question|path)=\"([^\"]*)\"", r" \1 ", body)
+    body = re.sub(r"\b(?:label|title|question|path|name|tier)=\"([^\"]*)\"", r" \1 ", body)
+    body = _MD_SHORTCODE.sub(" ", body)
     for pattern in (_MD_COMMENT, _MD_FENCE, _MD_MDX, _MD_REFDEF, _MD_LINK_URL, _MD_TAG, _MD_MARKER, _MD_ATTRS):
         body = pattern.sub(" ", body)
     return f"{head}\n{body}"
+
+
+# -- AsciiDoc -----------------------------------------------------------------------------------------
+_ADOC_COMMENT_BLOCK = re.compile(r"^/{4,}\s*$.*?^/{4,}\s*$", re.M | re.S)
+_ADOC_LINE = re.compile(
+    r"^(?://.*|:!?[\w-]+!?:.*|\[.*\]|(?:include1?|ifn?def|ifeval|endif|image|toc)::.*|[-.=*_+|/~^`]{2,}|\+)\s*$", re.M
+)
+_ADOC_MARKER = re.compile(r"^\s*(?:=+\s|[*.-]+\s|\.(?=\S))", re.M)
+_ADOC_INLINE = re.compile(r"<<[^,>]*,?([^>]*)>>|\b[a-z]+:(?://)?[^\s\[]*\[([^\]]*)\]|\{[\w-]+\}|:{2,}|;;")
+
+
+def asciidoc_plain(source: str) -> str:
+    text = _ADOC_COMMENT_BLOCK.sub(" ", source)
+    text = _ADOC_LINE.sub(" ", text)
+    text = _ADOC_MARKER.sub(" ", text)
+    return _ADOC_INLINE.sub(lambda m: f" {m.group(1) or m.group(2) or ''} ", text)
 
 
 # -- HTML ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
 # MkDocs admonitions / collapsible blocks and pymdownx tabs: a marker line, then a body indented 4 spaces.
@@ -33,6 +34,14 @@ _JSX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
 _JSX_TAG = re.compile(r"</?([A-Z][\w.]*)((?:\s+[\w-]+(?:=(?:\"[^\"]*\"|'[^']*'|\{[^{}]*\}))?)*)\s*/?>")
 _JSX_ATTR = re.compile(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)')")
 _SHOWN_ATTRS = ("label", "title", "question", "path")  # attributes a component shows to the reader
+# Hugo shortcodes: `{{< provider name="AWS S3" >}}`, `{{% version %}}`, `{{< /tab >}}`. The markers go; what a
+# paired shortcode wraps stays, and a self-closing one shows its name/title/label attribute if it has one.
+_SHORTCODE = re.compile(r"\{\{[<%]\s*/?\s*([\w./-]+)((?:[^}]|\}(?!\}))*?)\s*/?\s*[>%]\}\}")
+_SHORTCODE_SHOWN = ("name", "title", "label", "tier", "text", "caption", "summary")
+# MDX: `import Snippet from './_snippet.md'` and `<Snippet />` where the partial's text belongs.
+MDX_IMPORT = re.compile(r"^\s*import\s+(\w+)\s+from\s+['\"](\.{1,2}/[^'\"]+\.mdx?)['\"];?\s*$")
+_MDX_USE = re.compile(r"^\s*<(\w+)\s*/>\s*$")
+MAX_PARTIAL_DEPTH = 5
 # HTML wrappers that open a raw-HTML block: Markdown inside `<details>` or `<div>` would stay unparsed text.
 _HTML_WRAPPER = re.compile(r"</?(?:details|summary|div|section|article|center|figure|figcaption|p)\b[^>]*>", re.I)
 
@@ -43,6 +52,7 @@ class Markdown:
     title: str = ""  # from front matter
     description: str = ""
     meta: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # MDX imports refused or not found
 
 
 def front_matter(text: str) -> tuple[dict, str]:
@@ -88,10 +98,52 @@ def _jsx(match: re.Match[str]) -> str:
     return shown
 
 
-def normalise(text: str) -> Markdown:
-    """Front matter out, docs-site extensions resolved to plain Markdown."""
+def shortcode(match: re.Match[str]) -> str:
+    attrs = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _JSX_ATTR.finditer(match[2])}
+    return next((attrs[a] for a in _SHORTCODE_SHOWN if attrs.get(a)), "")
+
+
+def partials(body: str, path: Path | None, root: Path | None, depth: int = 0) -> tuple[str, list[str]]:
+    """Each `<Name />` of an MDX page whose `Name` is imported from a Markdown file inside the folder is
+    replaced by that file's text (its front matter dropped); notes on what was refused."""
+    if path is None or root is None or "import" not in body:
+        return body, []
+    notes: list[str] = []
+    imported: dict[str, Path] = {}
+    for line in body.split("\n"):
+        if m := MDX_IMPORT.match(line):
+            target = (path.parent / m[2]).resolve()
+            if not target.is_relative_to(root.resolve()):
+                notes.append(f"import of {m[2]} refused: it is outside the ingested folder")
+            elif depth >= MAX_PARTIAL_DEPTH:
+                notes.append(f"import of {m[2]} skipped: partials nested more than {MAX_PARTIAL_DEPTH} deep")
+            elif target.is_file():
+                imported[m[1]] = target
+            else:
+                notes.append(f"import of {m[2]}: file not found")
+    if not imported:
+        return body, notes
+    from ingest.parse import read_text
+
+    out = []
+    for line in body.split("\n"):
+        use = _MDX_USE.match(line)
+        if use and use[1] in imported:
+            _, text = front_matter(read_text(imported[use[1]]).replace("\r\n", "\n"))
+            text, more = partials(text, imported[use[1]], root, depth + 1)
+            notes += more
+            out += ["", text, ""]
+        else:
+            out.append(line)
+    return "\n".join(out), notes
+
+
+def normalise(text: str, path: Path | None = None, root: Path | None = None) -> Markdown:
+    """Front matter out, docs-site extensions resolved to plain Markdown; MDX partials inlined (with `path`
+    and `root`, the file and the ingested folder)."""
     meta, body = front_matter(text.replace("\r\n", "\n"))
     title, description = _meta_text(meta, "title"), _meta_text(meta, "description")
+    body, notes = partials(body, path, root)
     body = _JSX_COMMENT.sub("", body)
     lines, h1 = _resolve_blocks(body.split("\n"))
     if title and h1 is None:
@@ -100,7 +152,7 @@ def normalise(text: str) -> Markdown:
     elif description:
         # The description is the page's lead: right under the page's title.
         lines.insert(h1 + 1 if h1 is not None else 0, f"\n{description}\n")
-    return Markdown("\n".join(lines), title, description, meta)
+    return Markdown("\n".join(lines), title, description, meta, tuple(notes))
 
 
 def _resolve_blocks(lines: list[str]) -> tuple[list[str], int | None]:
@@ -151,7 +203,7 @@ def _resolve_blocks(lines: list[str]) -> tuple[list[str], int | None]:
             continue
         if _MDX_STATEMENT.match(line):
             continue
-        line = _ATTR_LIST.sub("", line)
+        line = _ATTR_LIST.sub("", _SHORTCODE.sub(shortcode, line))
         if _HTML_WRAPPER.match(line.lstrip()):
             line = f"\n{_HTML_WRAPPER.sub('', line).strip()}\n"
         if _JSX_TAG.search(line):

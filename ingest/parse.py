@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest import html, kept, markdown, rest
+from ingest import asciidoc, html, kept, markdown, rest
 from ingest.documents import ParsedDocument, QAPair, Section
 from ingest.nlp import use_rule_based_pipeline
 from ingest.table import table_text
@@ -34,7 +34,21 @@ _LANGUAGES = ["eng"]
 logging.getLogger("unstructured").setLevel(logging.ERROR)
 use_rule_based_pipeline()
 
-SUPPORTED = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".rst", ".docx", ".pdf", ".jsonl"}
+SUPPORTED = {
+    ".md",
+    ".markdown",
+    ".mdx",
+    ".html",
+    ".htm",
+    ".txt",
+    ".text",
+    ".rst",
+    ".adoc",
+    ".asciidoc",
+    ".docx",
+    ".pdf",
+    ".jsonl",
+}
 _QA_KEYS = (("prompt", "completion"), ("question", "answer"), ("input", "output"))
 
 
@@ -133,14 +147,16 @@ class _Source:
 
 
 def _partition(path: Path, suffix: str, root: Path) -> _Source:
-    if suffix in {".md", ".markdown"}:
+    if suffix in {".md", ".markdown", ".mdx"}:
         from unstructured.partition.md import partition_md
 
         raw = _check_lines(read_text(path))
-        page = markdown.normalise(raw)
+        page = markdown.normalise(raw, path, root)
         elements = partition_md(text=_separate_lists(page.text), languages=_LANGUAGES)
         markup_only = bool(page.meta) and not kept.words(page.text)
-        return _Source(elements, kept.markdown_plain(raw), page.title, markup_only=markup_only)
+        # The kept ratio counts the partials' words too: they are the page's text.
+        reference = kept.markdown_plain(markdown.partials(raw, path, root)[0])
+        return _Source(elements, reference, page.title, list(page.notes), markup_only)
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
@@ -155,6 +171,16 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         raw = _check_lines(read_text(path))
         rendered, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
         return _Source(partition_html(text=rendered, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
+    if suffix in {".adoc", ".asciidoc"}:
+        from unstructured.partition.html import partition_html
+
+        raw = _check_lines(read_text(path))
+        try:
+            rendered, title, notes = asciidoc.to_html(raw, path, root, frozenset(SUPPORTED))
+        except asciidoc.IncludeBomb as exc:
+            raise ParseError(str(exc)) from None
+        elements = partition_html(text=rendered, languages=_LANGUAGES)
+        return _Source(elements, kept.asciidoc_plain(raw), title, notes=notes)
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx
 
@@ -324,6 +350,14 @@ def _flush(state: dict, page: int | None) -> None:
         state["sections"].append(Section(headings, body, page))
 
 
+def file_words(source: str) -> str:
+    """A document's name when it has no title or heading: its folder and file name as words
+    ("config/protocol.adoc" -> "config protocol")."""
+    path = Path(source)
+    parts = [*path.parent.parts[-1:], path.stem]
+    return " ".join(re.sub(r"[-_.]+", " ", p).strip() for p in parts if p not in ("", "."))
+
+
 def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocument:
     """Parse `path`; `source` is its path relative to the ingested folder `root` (includes stay inside it)."""
     suffix = path.suffix.lower()
@@ -365,5 +399,5 @@ def parse_file(path: Path, source: str, root: Path | None = None) -> ParsedDocum
         if parsed.markup_only or sum(body_words.values()) < 3:
             raise NoContent("no content (only headings, a table of contents or front matter)")
         raise ParseError("no text found")
-    title = parsed.title or next(iter(state["headings"]), "") or Path(source).stem
+    title = parsed.title or next(iter(state["headings"]), "") or file_words(source)
     return ParsedDocument(source, title, tuple(state["sections"]), tuple(state["qa"]), tuple(parsed.notes), reference)

@@ -33,7 +33,7 @@ from rag.lexical import BM25Index
 from rag.settings import IngestSettings, Settings
 from rag.store import ChromaStore
 
-PIPELINE_VERSION = "11"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
+PIPELINE_VERSION = "14"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
 
 
 @dataclass(frozen=True)

@@ -120,4 +120,27 @@ def walk_folder(folder: Path, follow_symlinks: bool = False) -> Walk:
                 skipped.append((source, reason))
                 continue
             files.append(FoundFile(path, source))
-    return Walk(tuple(files), tuple(skipped))
+    partial = _imported_partials(files)
+    skipped += [(f.source, "a partial that pages import: indexed as part of each page") for f in files if f in partial]
+    return Walk(tuple(f for f in files if f not in partial), tuple(skipped))
+
+
+def _imported_partials(files: list[FoundFile]) -> set[FoundFile]:
+    """Docusaurus partials (`_name.md`/`.mdx`) that a page imports: their text is inlined where it is used
+    (ingest/markdown.py), so they are not documents of their own. Pages are read only when a folder has any."""
+    from ingest.markdown import MDX_IMPORT
+
+    markdown = [f for f in files if f.path.suffix.lower() in {".md", ".mdx", ".markdown"}]
+    candidates = {f.path.resolve(): f for f in markdown if f.path.name.startswith("_")}
+    if not candidates:
+        return set()
+    used: set[FoundFile] = set()
+    for page in markdown:
+        try:
+            text = page.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if (m := MDX_IMPORT.match(line)) and (target := (page.path.parent / m[2]).resolve()) in candidates:
+                used.add(candidates[target])
+    return used

@@ -27,6 +27,15 @@ _STOP = frozenset(
 )
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# A full stop that does not end a sentence: abbreviations ("e.g.", "approx."), initials ("A. U. Thor"),
+# numbered labels ("No. 5", "Fig. 3"). Version numbers and file names have no space after their dots.
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|incl|excl|esp|resp|min|max|avg|no|nos|fig|figs|sec|ch|vol|pp|p|ed|"
+    r"mr|mrs|ms|dr|prof|st|jr|sr|inc|ltd|co|corp|dept|est|al|viz|ca|op|cit|ref|refs|eq|approx|apt|ave|jan|feb|"
+    r"mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)|\b[A-Za-z]|(?:[A-Z]\.){2,}[A-Z]?)\.$",
+    re.I,
+)
+_ENDS_SENTENCE = re.compile(r"[.!?:;…][\"')\]]*$|[)\]]$")
 _CODE_LINE = re.compile(
     r"^(?:\s*(?:[$>#] |[\w.-]+:\s*$|[\w.-]+:\s+\S|[{}\[\]<]|\w+\s*=|sudo |-{1,2}\w|[a-z][\w-]* -{1,2}\w)|\s{2,}\S)"
 )
@@ -51,10 +60,7 @@ def _simple_terms(texts: list[str]) -> list[frozenset[str]]:
 
 
 def _body(hit: Hit) -> str:
-    if hit.kind == "qa":
-        return hit.answer
-    # Passages start with their heading path (context for the embedder), which is not an answer.
-    return hit.text.split("\n\n", 1)[1] if "\n\n" in hit.text and hit.headings else hit.text
+    return hit.answer if hit.kind == "qa" else hit.body
 
 
 def _is_code(lines: list[str]) -> bool:
@@ -93,9 +99,37 @@ def units_of(hit_index: int, body: str) -> list[Unit]:
         if _is_code(lines) or (len(lines) > 1 and block.startswith((" ", "\t"))):
             add("\n".join(lines), "code")
             continue
-        for sentence in _SENTENCE.split(" ".join(line.strip() for line in lines)):
+        for sentence in sentences(" ".join(line.strip() for line in lines)):
             add(sentence, "sentence")
     return out
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a paragraph; a full stop after an abbreviation or an initial does not end one."""
+    out: list[str] = []
+    for piece in _SENTENCE.split(text):
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def _cut(units: list[Unit]) -> set[int]:
+    """Sentences a passage boundary cut: the last one of a passage that does not end a sentence, the first
+    one when it starts inside a sentence (the overlap with the passage before). Quoted, they would end or
+    start mid-sentence."""
+    cut: set[int] = set()
+    for i, unit in enumerate(units):
+        if unit.kind != "sentence":
+            continue
+        first = i == 0 or units[i - 1].hit != unit.hit
+        last = i + 1 == len(units) or units[i + 1].hit != unit.hit
+        if last and not _ENDS_SENTENCE.search(unit.text):
+            cut.add(i)
+        if first and unit.text[:1].islower():
+            cut.add(i)
+    return cut
 
 
 def extractive_answer(
@@ -130,7 +164,9 @@ def extractive_answer(
             covered += 0.25 * sum(weight.get(t, 1.0) for t in shared) / total
         return covered * 0.5**unit.hit  # a better-ranked passage is likelier to hold the answer
 
-    scores = [score(i) for i in range(len(units))]
+    cut = _cut(units)
+    # A cut sentence is quoted only when nothing whole answers at all.
+    scores = [score(i) * (0.01 if i in cut else 1.0) for i in range(len(units))]
     chosen: set[int] = set()
     used = 0
     seen: set[str] = set()

@@ -46,6 +46,14 @@ class Hit:
         return self.first_heading or self.file_words
 
     @property
+    def body(self) -> str:
+        """A passage without the line that says where it lives (title and heading path, written by the chunker
+        before every passage of a document with a title or headings): context for the embedder, not text."""
+        if self.kind != "qa" and (self.title or self.headings) and "\n\n" in self.text:
+            return self.text.split("\n\n", 1)[1]
+        return self.text
+
+    @property
     def answer(self) -> str:
         """For Q&A chunks, the piece of the answer this chunk holds (the codec of ingest.documents)."""
         return qa_piece(self.text, self.question).strip() if self.kind == "qa" else self.text

@@ -81,3 +81,21 @@ def test_a_qa_answer_is_quoted_without_its_question():
     answer = extractive_answer("is it possible to change the billing date?", [qa])
     assert "[1] Yes. Billing dates can be moved once a year from the billing page." in answer
     assert "Q:" not in answer and "A:" not in answer
+
+
+def test_a_quoted_sentence_never_ends_inside_a_sentence():
+    """Abbreviations and initials do not end sentences; a sentence cut by a passage boundary is not quoted
+    while a whole one answers."""
+    cards = hit(
+        "Hardware decoding needs a supported GPU. Certain low-end cards (e.g. GT 710 cards, i.e. Kepler parts) "
+        "cannot decode H.265 streams and fall back to the CPU. Written by A. U. Thor, see Fig. 3 for the list.",
+        headings="Hardware > GPUs",
+    )
+    answer = extractive_answer("which low-end cards cannot decode H.265 streams?", [cards])
+    assert "Certain low-end cards (e.g. GT 710 cards, i.e. Kepler parts) cannot decode H.265 streams and fall back" in answer
+    cut = hit("Set the decoder to vaapi in the camera section. The decoder falls back to the CPU when the GPU", "a.md", "A")
+    whole = hit("When the GPU cannot decode a stream the decoder falls back to the CPU automatically.", "b.md", "B")
+    answer = extractive_answer("when does the decoder fall back to the CPU instead of the GPU?", [cut, whole])
+    quoted = [line for line in answer.splitlines()[1:] if line.strip()]
+    assert quoted and all(re.search(r"[.!?:]$", line) for line in quoted), quoted
+    assert "falls back to the CPU automatically." in answer

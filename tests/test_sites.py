@@ -1,4 +1,5 @@
-"""Docs sites as their authors write them: Sphinx reST, MkDocs and Docusaurus Markdown keep every word.
+"""Docs sites as their authors write them: Sphinx reST, MkDocs, Docusaurus and Hugo Markdown, AsciiDoc keep
+every word.
 
 Small fixtures (tests/fixtures/sites) use the constructs a plain reader loses: Sphinx directives and roles,
 includes, admonitions, tabs, front matter, attribute lists, MDX components. Each test asks for a sentence
@@ -49,7 +50,7 @@ def sites(tmp_path_factory, embedder):
     from an unrelated working directory (includes must not depend on it)."""
     out = {}
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    for name in ("sphinx", "mkdocs", "docusaurus", "built"):
+    for name in ("sphinx", "mkdocs", "docusaurus", "built", "asciidoc", "hugo"):
         base = tmp_path_factory.mktemp(name)
         shutil.copytree(SITES / name, base / "docs" / "site")
         (base / "docs" / "outside-secret.txt").write_text(SECRET)
@@ -270,3 +271,91 @@ def test_a_file_that_loses_its_words_is_listed(tmp_path, embedder, cli):
     assert code == 0
     low = [line for line in out.splitlines() if "of its words" in line]
     assert len(low) == 1 and "form.html" in low[0]
+
+
+def test_asciidoc_man_page_keeps_options_notes_listings_and_tables(sites):
+    site = sites["asciidoc"]
+    hit = site.top("are pinned snapshots ever removed when I keep only the last few?")
+    assert hit.source == "vaultsync-prune.adoc"
+    assert "Pinned snapshots are never counted against the limit and are never pruned." in hit.text
+    assert hit.headings == "vaultsync-prune(1) > OPTIONS"
+    text = site.all_text()
+    assert "Remove snapshots that the keep policy no longer needs" in text  # an attribute, substituted
+    assert "without removing anything--nothing is written" in text.replace("\u2014", "--")  # {litdd}
+    assert "Note:\n\nPruning a repository on a network share holds the exclusive lock" in text  # admonition
+    assert "$ vaultsync prune --keep-last=7 --dry-run\nwould remove 12 snapshots" in text  # listing block
+    assert "prune.window | thirty days of recoverable chunks" in text  # table row
+    assert "vaultsync-backup(1)" in text and "linkgit:" not in text  # a site's own macro, as its text
+    for markup in ("::", "----", "|===", "[verse]", "include::", "{policy-name}"):
+        assert markup not in text, markup
+
+
+def test_asciidoc_includes_stay_in_the_folder(sites):
+    site = sites["asciidoc"]
+    text = site.all_text()
+    # A fragment that is not a document of its own is part of the page that includes it.
+    hit = site.top("how long can deleted chunks be recovered before prune frees the space?")
+    assert "Deleted chunks stay recoverable for the prune window" in text
+    # A fragment (no title of its own) is part of each page that includes it, as the published page shows it,
+    # and a document of its own too; a page included by another is indexed once, under its own name.
+    sources = {c.metadata["source"] for c in site.chunks if "How long deleted chunks stay recoverable" in c.text}
+    assert sources == {"config/prune.adoc", "vaultsync-prune.adoc"}
+    sources = {c.metadata["source"] for c in site.chunks if "Pinned snapshots are never counted" in c.text}
+    assert sources == {"vaultsync-prune.adoc"}
+    assert hit.source in {"config/prune.adoc", "vaultsync-prune.adoc"}
+    assert SECRET.split()[0] not in text and "root:x:0:0" not in text
+    notes = {n for _, n in site.report.notes}
+    assert "include of ../outside-secret.txt refused: it is outside the ingested folder" in notes
+    assert "include of /etc/passwd refused: it is outside the ingested folder" in notes
+
+
+def test_asciidoc_block_filters_never_run_a_command(tmp_path):
+    """asciidoc-py runs a block's filter as a shell command built from the document's attributes, even in its
+    safe mode: `[source,LANG]` runs `source-highlight -s LANG`. A document must not run anything."""
+    from ingest.parse import parse_file
+
+    marker = tmp_path / "ran"
+    page = tmp_path / "docs" / "page.adoc"
+    page.parent.mkdir()
+    page.write_text(
+        f"= Page\n\nIntro text.\n\n[source,\"sh; touch {marker}\"]\n----\necho shown\n----\n\n"
+        f"[graphviz, \"x; touch {marker}\"]\n----\ndigraph {{ a -> b }}\n----\n\n"
+        f"{{sys:touch {marker}}}\n"
+    )
+    doc = parse_file(page, "page.adoc", page.parent)
+    assert not marker.exists()
+    assert "echo shown" in "\n".join(s.text for s in doc.sections)
+
+
+def test_hugo_shortcodes_keep_their_content_without_markers(sites):
+    site = sites["hugo"]
+    hit = site.top("which endpoint do I enter for wasabi in another region?")
+    assert hit.source == "content/backends/wasabi.md"
+    assert "the endpoint prompt accepts s3.wasabisys.com for every region" in hit.text
+    text = site.all_text()
+    assert "Host key checking is on by default" in text  # a paired {{% note %}} shortcode's body
+    assert "Wasabi Hot Storage" in text  # a provider shortcode shows its name
+    for marker in ("{{", "}}", "+++", "title =", "title:"):
+        assert marker not in text, marker
+    assert {c.metadata["title"] for c in site.chunks} == {"Wasabi", "SFTP"}
+
+
+def test_docusaurus_partial_is_part_of_the_page_that_imports_it(sites):
+    site = sites["docusaurus"]
+    hit = site.top("how many hours of clips fit on the sd card before old ones are overwritten?")
+    assert hit.source == "docs/storage.mdx"
+    assert "keeps at most forty-eight hours of motion clips" in hit.text
+    assert "import" not in hit.text and "<Limits" not in hit.text
+    assert dict(site.report.skipped)["docs/_limits.md"] == "a partial that pages import: indexed as part of each page"
+    assert "docs/_limits.md" not in {c.metadata["source"] for c in site.chunks}
+
+
+def test_every_chunk_says_which_page_it_is_on(sites):
+    """A page without an H1 (its title lives in the site's navigation) is named by its first heading; a
+    fragment without any heading by its folder and file name."""
+    chunks = {c.metadata["source"]: c for c in sites["mkdocs"].chunks if "answers on both address" in c.text}
+    assert chunks["setup/network.md"].text.startswith(
+        "Making your network take advantage of quailfeather > Making your quailfeather host use IPv6\n\n"
+    )
+    fragment = next(c for c in sites["asciidoc"].chunks if c.metadata["source"] == "config/prune.adoc")
+    assert fragment.text.startswith("config prune\n\n")
