@@ -249,6 +249,12 @@ class Catalog:
                 self._db.execute("DELETE FROM failures WHERE folder=? AND path=?", (folder, path))
             self._store_vectors(model, vectors)
 
+    def forget_folder(self, folder: str) -> None:
+        """The folder's files, chunks, failures and run record, in one transaction."""
+        with self._transaction():
+            for table in ("chunks", "files", "failures", "folders"):
+                self._db.execute(f"DELETE FROM {table} WHERE folder=?", (folder,))
+
     def remove_files(self, folder: str, paths: Sequence[str]) -> None:
         with self._transaction():
             for path in paths:

@@ -271,6 +271,41 @@ def ingest_folder(
             catalog.close()
 
 
+@dataclass(frozen=True)
+class ForgetReport:
+    folder: str
+    files: int
+    chunks: int
+
+    def as_json(self) -> dict:
+        return {"folder": self.folder, "files": self.files, "chunks": self.chunks}
+
+
+def forget_folder(settings: Settings, folder: Path, embedder: Embedder) -> ForgetReport:
+    """Remove everything ingested from `folder` (which may no longer exist) from the catalog, the vector store
+    and the keyword index, under the writer lock: its documents are no longer found or cited."""
+    key = folder_key(folder)
+    data_dir = settings.data_path
+    with IngestLock(data_dir):
+        catalog = Catalog.open(data_dir / "catalog.sqlite3")
+        try:
+            known = catalog.files(key)
+            folders = [f["folder"] for f in catalog.status()["folders"]]
+            if key not in folders:
+                listed = ", ".join(folders) or "none"
+                raise InputError(f"folder {folder} is not in the index (its folders: {listed}); see `rag status`")
+            ids = sorted(catalog.chunk_ids(key))
+            catalog.set_meta("dirty", "1")  # until the store and the keyword index agree with the catalog
+            catalog.forget_folder(key)
+            store = ChromaStore(settings, embedder.info, create=True, owner=catalog.owner())
+            store.delete(ids)
+            BM25Index.build(((c.id, c.text) for c in catalog.chunks()), data_dir)
+            catalog.set_meta("dirty", "0")
+            return ForgetReport(key, len(known), len(ids))
+        finally:
+            catalog.close()
+
+
 def _salt(settings: Settings, embedder: Embedder) -> str:
     c = settings.chunk
     return f"{PIPELINE_VERSION}:{c.max_tokens}:{c.target_tokens}:{c.overlap_tokens}:{embedder.info.name}\x00"

@@ -121,7 +121,7 @@ def ask(
 
     assert retriever is not None
     t0 = time.perf_counter()
-    notice = ""
+    notice = retriever.notice  # a keyword index that is missing: said in every answer, not hidden
     if mode == "few-shot":
         if not model_name:
             raise ConfigError(_needs_model(mode))

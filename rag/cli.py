@@ -166,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         "check the vector store and keyword index against the catalog and rebuild what is missing or damaged",
     )
     _json(p)
+    p = command(
+        "forget",
+        "remove a folder's documents from the index (they are no longer found or cited)",
+        "Remove everything ingested from FOLDER: catalog, vector store and keyword index. The folder itself is "
+        "not touched; it may already be gone. `rag status` lists the folders in the index.",
+    )
+    p.add_argument("folder", help="a folder as `rag status` lists it")
+    _json(p)
     from rag.cli_finetune import add_parsers
 
     add_parsers(command, _json, common)
@@ -583,7 +591,9 @@ def cmd_serve(args, settings) -> int:
     from rag.serve.app import create_app
     from rag.serve.service import Service
 
-    app = create_app(Service(settings))
+    # Decided now, never relaxed while running: keys on file, or an address beyond loopback, mean every
+    # request needs one, even if the key file is later emptied, moved or damaged.
+    app = create_app(Service(settings), require_keys=bool(keys) or args.host not in LOOPBACK)
     where = f"http://{args.host}:{args.port}/"
     if keys:
         print(f"rag serve on {where} ({len(keys)} API key(s); requests need Authorization: Bearer KEY)", flush=True)
@@ -637,6 +647,20 @@ def cmd_repair(args, settings) -> int:
     return 0
 
 
+def cmd_forget(args, settings) -> int:
+    from ingest.pipeline import forget_folder
+    from rag.app import open_catalog
+    from rag.embed import make_embedder
+
+    open_catalog(settings).close()  # nothing ingested: say so, create nothing
+    report = forget_folder(settings, Path(args.folder), make_embedder(settings.embedder))
+    if args.json:
+        _print_json(report.as_json())
+    else:
+        print(f"forgot {report.folder}: {report.files} files, {report.chunks} chunks removed from the index")
+    return 0
+
+
 def cmd_setup(args, settings) -> int:
     from rag import minilm, tokens
 
@@ -662,6 +686,7 @@ COMMANDS = {
     "config": cmd_config,
     "setup": cmd_setup,
     "repair": cmd_repair,
+    "forget": cmd_forget,
     "serve": cmd_serve,
     "chat": cmd_chat,
     "keys": cmd_keys,

@@ -19,6 +19,11 @@ def add_parsers(command, add_json, common) -> None:
     p.add_argument("--generate", type=int, default=0, metavar="N", help="N synthetic questions per passage")
     p.add_argument("--from-log", action="store_true", help="add answers recorded by `rag ask`")
     p.add_argument("--only-good", action="store_true", help="with --from-log: only answers rated good")
+    p.add_argument(
+        "--include-ungrounded",
+        action="store_true",
+        help="with --from-log: also answers not drawn from the documents (few-shot and plain modes)",
+    )
     p.add_argument("--no-kb-qa", action="store_true", help="leave out the index's own Q&A records")
     p.add_argument("--with-context", action="store_true", help="user turns carry retrieved passages, as `rag ask`")
     p.add_argument("--format", default="chat", choices=["chat", "prompt-completion"], help="line format")
@@ -126,7 +131,8 @@ def cmd_export(args, settings) -> int:
         from rag.querylog import QueryLog, log_path
 
         log = QueryLog(log_path(settings.data_path))
-        examples += list(log_examples(log.entries(only_good=args.only_good)))
+        entries = log.entries(only_good=args.only_good)
+        examples += list(log_examples(entries, grounded_only=not args.include_ungrounded))
         log.close()
     context_for = (lambda q: retriever.search(q, k)) if args.with_context else None
     result = write_export(examples, Path(args.out), args.format, context_for, args.val_split, args.seed)

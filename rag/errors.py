@@ -70,3 +70,9 @@ class BusyError(RagError):
 
 class DamagedError(RagError):
     """A file of the data directory is damaged; the message names it and the command that fixes it."""
+
+
+class PermissionDeniedError(RagError):
+    """A request the server's settings do not allow (a folder outside `serve.ingest_roots`)."""
+
+    exit_code = 2

@@ -92,10 +92,15 @@ def generated_examples(passages: Iterable[Hit], n: int, chat: ChatModel) -> Iter
                 yield Example(question, answer, "generated", (passage.source,))
 
 
-def log_examples(entries: Iterable) -> Iterator[Example]:
+def log_examples(entries: Iterable, grounded_only: bool = True) -> Iterator[Example]:
+    """Logged answers as training examples. Only answers grounded in the documents (mode `rag`, with sources)
+    unless `grounded_only` is off: a plain-mode answer is the model's own belief, and a rating cannot tell."""
     for entry in entries:
-        if not entry.abstained and entry.model != "extractive" and entry.answer.strip():
-            yield Example(entry.question, entry.answer.strip(), "log", entry.sources)
+        if entry.abstained or entry.model == "extractive" or not entry.answer.strip():
+            continue
+        if grounded_only and (entry.mode != "rag" or not entry.sources):
+            continue
+        yield Example(entry.question, entry.answer.strip(), "log", entry.sources)
 
 
 def _words(text: str) -> frozenset[str]:

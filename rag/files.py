@@ -34,10 +34,32 @@ def new_directory(parent: Path, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{prefix}-", dir=parent))
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    return False  # unsupported filesystem (EINVAL) or kernel: fall back to renames
+
+
 def swap_directory(built: Path, target: Path) -> None:
-    """Put the fully written folder `built` in place of `target` by renames; the old one is removed after."""
-    old = target.with_name(f".{target.name}-old-{os.getpid()}")
+    """Put the fully written folder `built` in place of `target`; the old one is removed after. Where the system
+    can, in one step (a reader never finds no index); else by two renames, the old folder under a fresh name
+    (a leftover of a killed run never blocks the next swap)."""
+    if target.is_dir() and _exchange(built, target):
+        shutil.rmtree(built, ignore_errors=True)  # `built` holds the old index now
+        return
+    for leftover in target.parent.glob(f".{target.name}-old-*"):  # of a run killed mid-swap: only garbage
+        shutil.rmtree(leftover, ignore_errors=True)
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
     if target.exists():
-        os.replace(target, old)
+        os.replace(target, old / target.name)
     os.replace(built, target)
     shutil.rmtree(old, ignore_errors=True)

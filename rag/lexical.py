@@ -116,11 +116,14 @@ class BM25Index:
 
     def terms_starting(self, prefix: str) -> list[str]:
         """Indexed terms that start with `prefix` (for spotting misspellings); built on first use."""
-        if self._by_prefix is None:
-            self._by_prefix = {}
+        by_prefix = self._by_prefix
+        if by_prefix is None:
+            # Filled before it is published: a concurrent caller sees no map (and builds its own) or the whole one.
+            by_prefix = {}
             for term in self._retriever.vocab_dict if self._ids else ():
-                self._by_prefix.setdefault(term[:2], []).append(term)
-        return self._by_prefix.get(prefix, [])
+                by_prefix.setdefault(term[:2], []).append(term)
+            self._by_prefix = by_prefix
+        return by_prefix.get(prefix, [])
 
     def terms(self, texts: list[str]) -> list[frozenset[str]]:
         """The terms BM25 matches on (stemmed, stop words dropped) of each text."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -59,8 +60,13 @@ class QueryLog:
             self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
-            if "comment" not in {row[1] for row in self._db.execute("PRAGMA table_info(asks)")}:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(asks)")}
+            if "comment" not in columns:
                 self._db.execute("ALTER TABLE asks ADD COLUMN comment TEXT")  # logs from before feedback comments
+            if "token" not in columns:  # logs from before rating by token: their answers are rated by id only
+                self._db.execute("ALTER TABLE asks ADD COLUMN token TEXT")
+                self._db.execute("ALTER TABLE asks ADD COLUMN asker TEXT")
+                self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS asks_token ON asks(token)")
         except sqlite3.DatabaseError as exc:
             raise DamagedError(
                 f"the query log {path} is damaged ({exc}); move it aside (a new one is started), or answer "
@@ -72,9 +78,13 @@ class QueryLog:
     def close(self) -> None:
         self._db.close()
 
-    def record(self, answer: Answer) -> int:
+    def record(self, answer: Answer, asker: str = "") -> tuple[int, str]:
+        """The entry's id (for the operator: `rag log rate ID`) and its token: what a server hands to the one
+        who asked, to rate that answer and no other (unguessable, and tied to `asker`, the key's id)."""
+        token = secrets.token_urlsafe(18)
         cursor = self._db.execute(
-            "INSERT INTO asks(at, question, mode, model, sources, answer, timings, abstained) VALUES(?,?,?,?,?,?,?,?)",
+            "INSERT INTO asks(at, question, mode, model, sources, answer, timings, abstained, token, asker) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?)",
             (
                 time.time(),
                 answer.question,
@@ -84,9 +94,19 @@ class QueryLog:
                 answer.answer,
                 json.dumps(answer.timings),
                 int(answer.abstained),
+                token,
+                asker,
             ),
         )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid), token
+
+    def rate_answer(self, token: str, asker: str, rating: str, comment: str = "") -> None:
+        """Rate an answer by its token, for the key that asked it only."""
+        if rating not in RATINGS:
+            raise InputError(f"rating must be good or bad, not {rating!r}")
+        update = "UPDATE asks SET rating=?, comment=? WHERE token=? AND asker=?"
+        if self._db.execute(update, (rating, comment or None, token, asker)).rowcount == 0:
+            raise InputError("no answer with that id was given to this key")
 
     def rate(self, entry_id: int, rating: str, comment: str = "") -> None:
         if rating not in RATINGS:
@@ -97,7 +117,8 @@ class QueryLog:
 
     def entries(self, limit: int | None = None, only_good: bool = False) -> Iterator[LogEntry]:
         columns = "id, at, question, mode, model, sources, answer, timings, abstained, rating, comment"
-        sql = f"SELECT {columns} FROM asks" + (" WHERE rating='good'" if only_good else "") + " ORDER BY id DESC"
+        where = " WHERE rating='good'" if only_good else ""
+        sql = f"SELECT {columns} FROM asks{where} ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         for row in self._db.execute(sql):

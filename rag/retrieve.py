@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag.embed import Embedder
+from rag.errors import DamagedError, InputError
 from rag.hits import Hit
 from rag.intent import document_patterns, load_intents
 from rag.lexical import BM25Index
@@ -143,8 +144,13 @@ class Retriever:
         return hits, list(dict.fromkeys(h.source for h in hits))[:k]
 
     def search(self, query: str, k: int, kind: str | None = None) -> list[Hit]:
-        vector = self._embedder.embed([query])[0]
+        if not query.strip():
+            raise InputError("the query is empty; ask in your own words")
         mode = self.mode
+        if self._settings.retriever == "bm25" and mode != "bm25":
+            # Asked for keywords only: meaning-only results would be a silent substitute.
+            raise DamagedError(self.notice)
+        vector = self._embedder.embed([query])[0]
         if kind or mode == "dense":
             return self._dense(vector, k, {"kind": kind} if kind else None)
         depth = max(k, self._settings.candidates)
@@ -189,9 +195,10 @@ class Retriever:
             # BM25 is scored over the whole index, so dense-only candidates get their keyword score too.
             bm25, position = bm25_scores
             top = float(bm25.max()) if bm25.size and bm25.max() > 0 else 1.0
+            weight = self.keyword_weight(dense) if s.fusion == "adaptive" else s.bm25_weight
             for chunk_id, hit in known.items():
                 keyword = float(bm25[position[chunk_id]]) / top if chunk_id in position else 0.0
-                fused[chunk_id] = hit.score + s.bm25_weight * keyword
+                fused[chunk_id] = hit.score + weight * keyword
         for evidence in (
             self.lead_evidence(known, vector),
             self.title_evidence(known, query),
@@ -201,6 +208,24 @@ class Retriever:
                 fused[chunk_id] += lift
         ranked = sorted(fused, key=lambda i: -fused[i])
         return [ranked_as(known[i], fused[i]) for i in ranked]
+
+    def keyword_weight(self, dense: list[Hit]) -> float:
+        """The BM25 weight for this question, from how sure meaning alone is. When the best page's cosine
+        clearly beats the fifth page's (a paraphrased question on a corpus of distinct pages), keywords get
+        little say; when the cosines of many pages crowd together (many near-identical pages, or a question
+        whose words are names and codes), keywords decide more. No labels: only this question's own scores.
+        Measured on the quality table's choose half (benchmarks/quality.py): the worst corpus 0.680 -> 0.693."""
+        s = self._settings
+        best: dict[str, float] = {}
+        for hit in dense:
+            if hit.score > best.get(hit.source, -2.0):
+                best[hit.source] = hit.score
+        pages = sorted(best.values(), reverse=True)
+        if len(pages) < 2:
+            return s.bm25_weight
+        margin = pages[0] - pages[min(4, len(pages) - 1)]
+        scale = s.margin_reference / max(margin, 1e-3)
+        return s.bm25_weight * min(max(scale, 0.25), 2.5)
 
     # -- document-level evidence: each returns the lift of the chunks it applies to ----------------------
     def lead_evidence(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
@@ -260,26 +285,32 @@ class Retriever:
         if not ids or self._catalog is None:
             return []
         cache = self.cache
-        missing = [i for i in ids if i not in cache.rows]
+        # What this question needs is copied out of the shared cache first: another request may evict an entry
+        # between a check and a read.
+        rows = {i: row for i in ids if (row := cache.rows.get(i)) is not None}
+        missing = [i for i in ids if i not in rows]
         if missing:
             for row in self._catalog.chunks(missing):  # an id the catalog does not hold is never cached
+                rows[row.id] = row
                 cache.remember(cache.rows, row.id, row)
         # Vectors only where the cosine is not known already (keyword-only candidates).
-        hashes = {cache.rows[i].hash for i in ids if i in cache.rows and (cosine is None or i not in cosine)}
-        wanted = [h for h in hashes if h not in cache.vectors]
+        hashes = {rows[i].hash for i in ids if i in rows and (cosine is None or i not in cosine)}
+        vectors = {h: cache.vectors.get(h) for h in hashes if h in cache.vectors}
+        wanted = [h for h in hashes if h not in vectors]
         if wanted:
             found = self._catalog.cached_vectors(self._embedder.info.name, wanted, check=False)
             for h in wanted:
+                vectors[h] = found.get(h)
                 cache.remember(cache.vectors, h, found.get(h))
         hits = []
         for chunk_id in ids:
-            row = cache.rows.get(chunk_id)
+            row = rows.get(chunk_id)
             if row is None:
                 continue
             if cosine is not None and chunk_id in cosine:
                 score = cosine[chunk_id]
             else:
-                cached = cache.vectors.get(row.hash)
+                cached = vectors.get(row.hash)
                 score = float(np.dot(cached, vector)) if cached is not None else 0.0
             hits.append(to_hit(StoredChunk(row.id, row.text, row.metadata, score), rank_scores.get(chunk_id, score)))
         return hits

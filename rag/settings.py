@@ -68,8 +68,13 @@ class RetrieveSettings:
     retriever: str = "hybrid"  # hybrid | dense | bm25
     k: int = 5
     candidates: int = 50  # chunks taken from each retriever before fusion (100 ranked the same on 6 corpora, slower)
-    fusion: str = "score"  # score: cosine + bm25_weight * BM25 / best BM25 | rrf: reciprocal rank fusion
+    # adaptive: as score, with the BM25 weight scaled per question by how clearly meaning alone separates
+    # the best page from the fifth | score: cosine + bm25_weight * BM25 / best BM25 | rrf: reciprocal rank fusion
+    fusion: str = "adaptive"
     bm25_weight: float = 0.2  # score fusion: weight of the normalised BM25 score; rrf: weight of its rank
+    # adaptive fusion: the cosine margin (best page minus fifth page) at which BM25 gets bm25_weight; a question
+    # whose margin is half as wide gives BM25 twice the weight (within 0.25x..2.5x of bm25_weight)
+    margin_reference: float = 0.15
     rrf_k: int = 60  # rrf fusion constant
     lead_weight: float = 0.3  # hybrid: weight of the question's cosine with each document's lead chunk
     title_weight: float = 0.1  # hybrid: lift for documents whose title's terms all appear in the question
@@ -98,6 +103,13 @@ class ChatSettings:
 @dataclass(frozen=True)
 class LogSettings:
     enabled: bool = True  # every `rag ask` is recorded in <data_dir>/log.sqlite3 (off: --no-log or false)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    # Folders an admin request may ingest (a folder under one of them, after symlinks); empty: only the folders
+    # already in the index. Environment: RAG_SERVE_INGEST_ROOTS, separated by the platform's path separator.
+    ingest_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,7 @@ class Settings:
     retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
     @property
@@ -149,6 +162,13 @@ _SECTIONS = {f.name: f.type for f in fields(Settings) if f.name != "data_dir"}
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
+    if typing.get_origin(kind) is tuple:
+        if isinstance(value, str):  # from the environment: "DIR:DIR" (os.pathsep, as PATH)
+            value = [v for v in value.split(os.pathsep) if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list")
+        item = typing.get_args(kind)[0]
+        return tuple(_coerce(v, item, f"{where}[{n}]") for n, v in enumerate(value))
     if typing.get_origin(kind) is dict:
         _, value_kind = typing.get_args(kind)
         if isinstance(value, str):  # from the environment: "name=1.5,other=2"
@@ -246,6 +266,9 @@ def load_settings(
     if path:
         file = Path(path)
         try:
+            if file.exists() and not file.is_dir() and not file.is_file():
+                # A FIFO or a device would block the read forever (or never end).
+                raise ConfigError(f"config file {file} is not a regular file; pass a TOML file")
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {file} not found") from None
@@ -304,7 +327,8 @@ _RULES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("retrieve", "retriever"): _choice("hybrid", "dense", "bm25"),
     ("retrieve", "k"): _range(1, 1000),
     ("retrieve", "candidates"): _range(1, 1000),
-    ("retrieve", "fusion"): _choice("score", "rrf"),
+    ("retrieve", "fusion"): _choice("adaptive", "score", "rrf"),
+    ("retrieve", "margin_reference"): _range(0.001, 1),
     ("retrieve", "bm25_weight"): _range(0),
     ("retrieve", "rrf_k"): _range(1),
     ("retrieve", "lead_weight"): _range(0),

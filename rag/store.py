@@ -69,6 +69,33 @@ def _client(settings: StoreSettings, data_dir: Path):
         ) from None
 
 
+_RETIRED: list = []  # client states replaced by `read_afresh`, stopped one swap later (requests may still use them)
+
+
+def read_afresh(settings: Settings) -> None:
+    """Make the next client of the embedded store read its directory afresh. Chroma keeps one client state per
+    directory per process, and it never sees what another process (a nightly `rag ingest`) wrote to it: its
+    queries keep returning the old vectors, even from a new client (chroma-core/chroma#3792). Chroma has no
+    public way to drop one directory's state, so its cache entry is taken out here."""
+    if settings.store.mode != "persistent":
+        return  # a `chroma run` server serves every writer's data
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    state = SharedSystemClient._identifier_to_system.pop(str(settings.data_path / "chroma"), None)
+    while len(_RETIRED) > 1:
+        try:
+            _RETIRED.pop(0).stop()
+        except Exception:  # already stopped, or failing to stop: it holds only memory now
+            pass
+    if state is not None:
+        _RETIRED.append(state)
+
+
+def _absent(exc: Exception) -> bool:
+    """Chroma's way of saying a collection does not exist (its exception types differ by version and mode)."""
+    return type(exc).__name__ in {"NotFoundError", "InvalidCollectionException"} or "does not exist" in str(exc)
+
+
 class ChromaStore:
     """One Chroma collection that remembers which embedder filled it."""
 
@@ -124,8 +151,11 @@ class ChromaStore:
         client = _client(settings.store, settings.data_path)
         try:
             client.delete_collection(name or settings.store.collection)
-        except Exception:  # absent already: nothing to drop
-            pass
+        except Exception as exc:
+            if not _absent(exc):
+                raise StoreError(
+                    f"cannot drop Chroma collection {name or settings.store.collection!r}: {exc}"
+                ) from None
 
     @classmethod
     def beside(cls, settings: Settings, embedder: EmbedderInfo, owner: str = "") -> ChromaStore:
@@ -142,9 +172,13 @@ class ChromaStore:
         self.drop(settings, old)
         try:
             self._client.get_collection(live, embedding_function=None).modify(name=old)
-        except Exception:  # no live collection: nothing to move away
-            pass
-        self._collection.modify(name=live)
+        except Exception as exc:
+            if not _absent(exc):  # no live collection is fine: nothing to move away; anything else is said
+                raise StoreError(f"cannot move the live collection {live!r} aside: {exc}") from None
+        try:
+            self._collection.modify(name=live)
+        except Exception as exc:
+            raise StoreError(f"cannot put the rebuilt collection in place of {live!r}: {exc}") from None
         self._name = live
         self.drop(settings, old)
 

@@ -103,7 +103,8 @@ def test_a_question_the_docs_do_not_cover_is_declined(served):
         ({"model": "gpt-99", "messages": [{"role": "user", "content": "hi"}]}, "unknown model 'gpt-99'"),
         ({"model": "rag", "messages": []}, "messages: List should have at least 1 item"),
         ({"model": "rag", "messages": [{"role": "user", "content": "hi"}], "k": 500}, "k: Input should be"),
-        ({"model": "rag", "messages": [{"role": "user", "content": "x" * 1_100_000}]}, "request body over 1 MB"),
+        ({"model": "rag", "messages": [{"role": "user", "content": "x" * 30_000}]}, "at most 20,000 characters"),
+        ({"model": "rag", "messages": [{"role": "user", "content": "hi"}] * 101}, "at most 100 items"),
         ({"model": "rag-plain", "messages": [{"role": "user", "content": "hi"}]}, "plain mode needs a chat model"),
     ],
 )
@@ -180,7 +181,7 @@ def test_feedback_reaches_the_log_and_export(kb_copy, embedder, openai_env, cli,
         answer_id = answer.model_extra["answer_id"]
         rated = httpx.post(f"{url}/v1/feedback", json={"answer_id": answer_id, "rating": "good", "comment": "spot on"})
         assert rated.status_code == 200
-        missing = httpx.post(f"{url}/v1/feedback", json={"answer_id": 99999, "rating": "good"})
+        missing = httpx.post(f"{url}/v1/feedback", json={"answer_id": "99999", "rating": "good"})
         assert missing.status_code == 400
     out = tmp_path / "train.jsonl"
     code, _, err = cli("export-finetune", out, "--from-log", "--only-good", "--no-kb-qa", "--data-dir", kb_copy)
@@ -214,7 +215,7 @@ def test_reads_never_fail_during_an_ingest(kb_copy, embedder, tmp_path):
     docs = tmp_path / "more"
     for n in range(2):
         shutil.copytree(KB, docs / f"copy{n}")
-    with serving(kb_copy, embedder) as url:
+    with serving(kb_copy, embedder, {"RAG_SERVE_INGEST_ROOTS": str(tmp_path)}) as url:
         job = httpx.post(f"{url}/v1/ingest", json={"folders": [str(docs)]}).json()
         errors: list[str] = []
         counts = {"answers": 0, "searches": 0}
@@ -280,8 +281,10 @@ def test_reads_never_fail_while_another_process_ingests(kb_copy, embedder, tmp_p
                 answered += 1
         assert writer.wait() == 0
         assert errors == [] and answered >= 5
-        hits = httpx.post(f"{url}/v1/search", json={"query": "reset the router", "k": 50, "retriever": "bm25"}).json()
-        assert any(h["source"].startswith("copy/") for h in hits["data"])  # the new index is picked up
+        for retriever in ("bm25", "dense", "hybrid"):  # the new index is picked up by every kind of search
+            body = {"query": "reset the router", "k": 50, "retriever": retriever}
+            hits = httpx.post(f"{url}/v1/search", json=body).json()
+            assert any(h["source"].startswith("copy/") for h in hits["data"]), retriever
 
 
 def test_the_cli_uses_a_running_server(kb_copy, embedder, cli, monkeypatch, tmp_path):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag.answer import MODES
 from rag.errors import (
@@ -29,6 +29,7 @@ from rag.errors import (
     IndexMissingError,
     InputError,
     ModelError,
+    PermissionDeniedError,
     RagError,
     StoreError,
     mask_secrets,
@@ -36,9 +37,8 @@ from rag.errors import (
 from rag.hits import Hit
 from rag.keys import KeyRecord
 from rag.messages import Message
+from rag.serve.gate import Gate
 from rag.serve.service import Reply, Service
-
-MAX_BODY = 1_000_000  # bytes
 
 
 class ApiError(Exception):
@@ -55,6 +55,7 @@ _STATUS = {
     ConfigError: (400, "invalid_request_error"),
     InputError: (400, "invalid_request_error"),
     BusyError: (409, "conflict"),
+    PermissionDeniedError: (403, "permission_error"),
     IndexMissingError: (503, "index_unavailable"),
     DamagedError: (503, "index_unavailable"),
     StoreError: (503, "index_unavailable"),
@@ -62,10 +63,24 @@ _STATUS = {
 }
 
 
+MAX_MESSAGES = 100
+MAX_MESSAGE_CHARS = 20_000  # a question, or a turn of a conversation, is far shorter
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, value: str | list | None) -> str | list | None:
+        if isinstance(value, list) and len(value) > MAX_MESSAGES:
+            raise ValueError(f"at most {MAX_MESSAGES} content parts")
+        text = value if isinstance(value, str) else json.dumps(value) if value else ""
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"a message may hold at most {MAX_MESSAGE_CHARS:,} characters")
+        return value
 
     def text(self) -> str:
         if isinstance(self.content, list):  # OpenAI's content parts: keep the text ones
@@ -76,7 +91,7 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = "rag"
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     mode: Literal["rag", "few-shot", "plain"] | None = None  # overrides a mode given by the model's suffix
     k: int | None = Field(default=None, ge=1, le=50)
@@ -89,13 +104,17 @@ class SearchRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    answer_id: int
+    answer_id: str = Field(min_length=1, max_length=64)
     rating: Literal["good", "bad"]
     comment: str = Field(default="", max_length=4000)
 
 
 class IngestRequest(BaseModel):
-    folders: list[str] | None = None
+    folders: list[str] | None = Field(default=None, max_length=100)
+
+
+class ForgetRequest(BaseModel):
+    folder: str = Field(min_length=1, max_length=4096)
 
 
 def source_json(n: int, hit: Hit) -> dict:
@@ -124,26 +143,9 @@ def parse_model(name: str, mode: str | None) -> tuple[str, str]:
     return name, mode or "rag"
 
 
-class BodyLimit:
-    """Refuses a body over MAX_BODY before it is read. Plain ASGI: Starlette's BaseHTTPMiddleware cost a
-    tenth of a search's time under load."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > MAX_BODY:
-                response = _error(
-                    400, f"request body over {MAX_BODY // 1_000_000} MB", "invalid_request_error", "too_large"
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def create_app(service: Service) -> FastAPI:
+def create_app(service: Service, require_keys: bool | None = None) -> FastAPI:
+    """`require_keys`: decided at start-up (keys on file, or an address beyond loopback); None: keys are
+    required when any is on file now."""
     app = FastAPI(
         title="rag",
         summary="Answers from your own support documentation, cited, offline by construction.",
@@ -169,28 +171,26 @@ def create_app(service: Service) -> FastAPI:
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         return _error(500, f"unexpected {type(exc).__name__}: {str(exc)[:200]}", "server_error", None)
 
-    app.add_middleware(BodyLimit)
+    if require_keys is None:
+        require_keys = bool(service.keys.records())
+    app.add_middleware(Gate, keys=service.keys, require_keys=require_keys)
 
     def caller(request: Request) -> KeyRecord | None:
-        """The key's record; with no keys configured the server is bound to loopback and open."""
-        if not service.keys.records():
-            return None
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        record = service.keys.check(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
-        if record is None:
-            raise ApiError(401, "a valid API key is needed: Authorization: Bearer KEY", "authentication_error")
-        return record
+        """The key's record, checked by the gate before the body was read; None when the server runs without
+        keys (loopback only)."""
+        return getattr(request.state, "key", None)
 
     def admin(record: KeyRecord | None = Depends(caller)) -> KeyRecord | None:
         if record is not None and record.role != "admin":
             raise ApiError(
-                403, f"key {record.name!r} is a reader key; ingesting needs an admin key", "permission_error"
+                403,
+                f"key {record.name!r} is a reader key; ingesting and forgetting need an admin key",
+                "permission_error",
             )
         return record
 
     @app.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:  # on the event loop: never queued behind slow model streams in the workers
         return {"ok": True}
 
     @app.get("/v1/models")
@@ -203,17 +203,21 @@ def create_app(service: Service) -> FastAPI:
 
     @app.post("/v1/search")
     def search(body: SearchRequest, _: KeyRecord | None = Depends(caller)) -> dict:
-        hits = service.search(body.query, body.k, body.retriever)
-        return {"object": "list", "data": [source_json(n, h) for n, h in enumerate(hits, 1)]}
+        hits, notice = service.search(body.query, body.k, body.retriever)
+        return {"object": "list", "data": [source_json(n, h) for n, h in enumerate(hits, 1)], "notice": notice}
 
     @app.post("/v1/feedback")
-    def feedback(body: FeedbackRequest, _: KeyRecord | None = Depends(caller)) -> dict:
-        service.feedback(body.answer_id, body.rating, body.comment)
+    def feedback(body: FeedbackRequest, key: KeyRecord | None = Depends(caller)) -> dict:
+        service.feedback(body.answer_id, body.rating, body.comment, asker=key.id if key else "")
         return {"ok": True, "answer_id": body.answer_id, "rating": body.rating}
 
     @app.post("/v1/ingest", status_code=202)
     def ingest(body: IngestRequest | None = None, _: KeyRecord | None = Depends(admin)) -> dict:
         return service.start_ingest(body.folders if body else None).as_json()
+
+    @app.post("/v1/forget")
+    def forget(body: ForgetRequest, _: KeyRecord | None = Depends(admin)) -> dict:
+        return service.forget(body.folder).as_json()
 
     @app.get("/v1/ingest/{job_id}")
     def ingest_job(job_id: str, _: KeyRecord | None = Depends(caller)) -> dict:
@@ -223,16 +227,18 @@ def create_app(service: Service) -> FastAPI:
         return job.as_json()
 
     @app.post("/v1/chat/completions")
-    def chat(body: ChatRequest, _: KeyRecord | None = Depends(caller)):
+    def chat(body: ChatRequest, key: KeyRecord | None = Depends(caller)):
         choice, mode = parse_model(body.model, body.mode)
         if mode not in MODES:
             raise ApiError(400, f"unknown mode {mode!r}", code="model_not_found")
         if choice not in {"base", "finetuned"} and body.model not in _known_ids(service):
             raise ApiError(400, f"unknown model {body.model!r}; GET /v1/models lists them", code="model_not_found")
         messages = [Message(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant", "system")]
+        asker = key.id if key else ""
         if body.stream:
-            return StreamingResponse(_stream(service, messages, choice, mode, body), media_type="text/event-stream")
-        reply = service.reply(messages, choice, mode, body.k)
+            stream = _stream(service, messages, choice, mode, body, asker)
+            return StreamingResponse(stream, media_type="text/event-stream")
+        reply = service.reply(messages, choice, mode, body.k, asker=asker)
         return _completion(reply, body.model)
 
     @app.get("/", include_in_schema=False)
@@ -286,7 +292,9 @@ def _completion(reply: Reply, model: str) -> dict:
     }
 
 
-def _stream(service: Service, messages: list[Message], choice: str, mode: str, body: ChatRequest) -> Iterator[str]:
+def _stream(
+    service: Service, messages: list[Message], choice: str, mode: str, body: ChatRequest, asker: str
+) -> Iterator[str]:
     """OpenAI's SSE chunk format: the answer as it is produced, then a last chunk with finish_reason and the
     sources, then [DONE]. The answer is produced in a worker thread; tokens cross over a queue."""
     tokens: queue.Queue = queue.Queue()
@@ -295,7 +303,7 @@ def _stream(service: Service, messages: list[Message], choice: str, mode: str, b
 
     def work() -> None:
         try:
-            result["reply"] = service.reply(messages, choice, mode, body.k, on_token=tokens.put)
+            result["reply"] = service.reply(messages, choice, mode, body.k, on_token=tokens.put, asker=asker)
         except Exception as exc:  # sent to the client as an error event
             result["error"] = exc
         tokens.put(done)

@@ -20,7 +20,7 @@ from pathlib import Path
 from rag.answer import Answer, ask
 from rag.app import open_catalog, open_retriever
 from rag.embed import Embedder, make_embedder
-from rag.errors import BusyError, InputError
+from rag.errors import BusyError, InputError, PermissionDeniedError
 from rag.followup import Followup, standalone
 from rag.generate import OpenAIChat
 from rag.keys import KeyStore
@@ -28,6 +28,7 @@ from rag.lexical import INDEX_DIR, BM25Index
 from rag.messages import Message
 from rag.retrieve import Hit, LookupCache, Retriever
 from rag.settings import EmbedderSettings, Settings
+from rag.store import read_afresh
 
 
 @dataclass
@@ -58,7 +59,7 @@ class IngestJob:
 class Reply:
     answer: Answer
     followup: Followup
-    answer_id: int | None  # the query log entry, for feedback
+    answer_id: str | None  # the query log entry's token, for feedback by the key that asked
 
 
 def _one_thread_per_request(settings: EmbedderSettings) -> EmbedderSettings:
@@ -79,6 +80,7 @@ class Service:
         self._retriever: Retriever | None = None
         self._cache = LookupCache()
         self._log_lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
         self._log = None
         open_catalog(settings).close()  # fail at start, not at the first question, when nothing is ingested
 
@@ -95,7 +97,9 @@ class Service:
         version = self._index_version()
         with self._swap:
             if self._retriever is None or version != self._version:
-                base = self._retriever or open_retriever(self.settings, self.embedder)
+                if self._retriever is not None:
+                    read_afresh(self.settings)  # another process may have written the vector store
+                base = open_retriever(self.settings, self.embedder)
                 lexical = (
                     BM25Index.load(self.settings.data_path) if self.settings.retrieve.retriever != "dense" else None
                 )
@@ -128,6 +132,7 @@ class Service:
         mode: str,
         k: int | None,
         on_token: Callable[[str], None] | None = None,
+        asker: str = "",
     ) -> Reply:
         if not any(m.role == "user" and m.content.strip() for m in messages):
             raise InputError("messages must hold at least one user message with text")
@@ -140,16 +145,17 @@ class Service:
         answer = ask(
             followup.question, self.settings, retriever, mode=mode, model_choice=model_choice, k=k, on_token=on_token
         )
-        return Reply(answer, followup, self._record(answer))
+        return Reply(answer, followup, self._record(answer, asker))
 
-    def search(self, query: str, k: int, retriever: str | None = None) -> list[Hit]:
+    def search(self, query: str, k: int, retriever: str | None = None) -> tuple[list[Hit], str]:
+        """The hits, and the notice to show with them ("" when the search ran as asked)."""
         if not query.strip():
             raise InputError("query is empty")
         current = self.retriever()
         if retriever and retriever != self.settings.retrieve.retriever:
             settings = replace(self.settings.retrieve, retriever=retriever)
             current = Retriever(self.embedder, current.store, settings, current.lexical, current.catalog, current.cache)
-        return current.search(query, k)
+        return current.search(query, k), current.notice
 
     # -- the query log (answers and their ratings) ---------------------------------------------------
     def _query_log(self):
@@ -159,17 +165,18 @@ class Service:
             self._log = QueryLog(log_path(self.settings.data_path))
         return self._log
 
-    def _record(self, answer: Answer) -> int | None:
+    def _record(self, answer: Answer, asker: str) -> str | None:
         if not self.settings.log.enabled:
             return None
         with self._log_lock:
-            return self._query_log().record(answer)
+            return self._query_log().record(answer, asker)[1]
 
-    def feedback(self, answer_id: int, rating: str, comment: str = "") -> None:
+    def feedback(self, answer_id: str, rating: str, comment: str = "", asker: str = "") -> None:
+        """Rate an answer: only the key that asked it can (`asker`: its id; "" on a server without keys)."""
         if not self.settings.log.enabled:
             raise InputError("the query log is off (log.enabled = false); ratings are kept in it")
         with self._log_lock:
-            self._query_log().rate(answer_id, rating, comment)
+            self._query_log().rate_answer(answer_id, asker, rating, comment)
 
     # -- status -------------------------------------------------------------------------------------
     def status(self) -> dict:
@@ -182,6 +189,7 @@ class Service:
         status["collection"] = self.settings.store.collection
         status["last_ingest"] = max((f["last_ingest"] for f in status["folders"]), default=None)
         status["ingests_running"] = [j.id for j in self.jobs.values() if j.status == "running"]
+        status["notice"] = self.retriever().notice
         return status
 
     # -- ingest, in the background ------------------------------------------------------------------
@@ -192,19 +200,46 @@ class Service:
         finally:
             catalog.close()
 
+    def ingest_roots(self) -> list[Path]:
+        """Where an admin request may ingest: `serve.ingest_roots`, else the folders already in the index."""
+        roots = self.settings.serve.ingest_roots or tuple(self.folders())
+        return [Path(r).expanduser().resolve() for r in roots]
+
+    def allowed_folder(self, folder: str) -> Path:
+        """`folder` resolved (symlinks followed), if it lies under an ingest root; else PermissionDeniedError."""
+        real = Path(folder).expanduser().resolve()
+        roots = self.ingest_roots()
+        if not any(real == root or real.is_relative_to(root) for root in roots):
+            allowed = ", ".join(str(r) for r in roots) or "none"
+            raise PermissionDeniedError(
+                f"folder {folder} is outside the folders this server may ingest ({allowed}); the operator allows "
+                "more with serve.ingest_roots (RAG_SERVE_INGEST_ROOTS)"
+            )
+        return real
+
     def start_ingest(self, folders: list[str] | None = None) -> IngestJob:
-        folders = folders or self.folders()
+        folders = [str(self.allowed_folder(f)) for f in folders] if folders else self.folders()
         if not folders:
             raise InputError("no folder has been ingested into this data directory yet; run `rag ingest FOLDER` once")
         for folder in folders:
             if not Path(folder).is_dir():
                 raise InputError(f"folder {folder} does not exist on the server")
-        if any(j.status == "running" for j in self.jobs.values()):
-            raise BusyError("an ingest is already running; follow it with GET /v1/ingest/{id}")
-        job = IngestJob(uuid.uuid4().hex[:12], folders)
-        self.jobs[job.id] = job
+        with self._jobs_lock:  # two requests at once: only one passes the check and starts
+            if any(j.status == "running" for j in self.jobs.values()):
+                raise BusyError("an ingest is already running; follow it with GET /v1/ingest/{id}")
+            job = IngestJob(uuid.uuid4().hex[:12], folders)
+            self.jobs[job.id] = job
         threading.Thread(target=self._run_ingest, args=(job,), daemon=True, name=f"ingest-{job.id}").start()
         return job
+
+    def forget(self, folder: str):
+        """Remove a folder's chunks from the index (`rag forget`), under the writer lock."""
+        from ingest.pipeline import forget_folder
+
+        with self._jobs_lock:
+            if any(j.status == "running" for j in self.jobs.values()):
+                raise BusyError("an ingest is running; forget the folder when it has finished")
+            return forget_folder(self.settings, Path(folder), self.embedder)
 
     def _run_ingest(self, job: IngestJob) -> None:
         from ingest.pipeline import ingest_folder
