@@ -52,7 +52,8 @@ def content(page: str) -> str:
     if not page.strip():
         return page
     try:
-        tree = lxml.html.document_fromstring(page)
+        # huge_tree: libxml2 otherwise drops a text node over 10 MB without a word (the page looks empty).
+        tree = lxml.html.document_fromstring(page, parser=lxml.html.HTMLParser(huge_tree=True))
     except (etree.ParserError, ValueError):
         return page
     main = _one(tree, "//main")

@@ -152,4 +152,4 @@ def html_plain(source: str) -> str:
     parser = _Text()
     parser.feed(source)
     parser.close()
-    return " ".join(parser.parts)
+    return "\n".join(parser.parts)  # one text node per line: a page-long text node is a line of its own

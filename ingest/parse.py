@@ -85,6 +85,24 @@ def read_text(path: Path) -> str:
     return text
 
 
+MAX_INFLATED = 50_000_000  # bytes a Word file's parts may inflate to (a zip bomb of 0.2 MB inflates to 60 MB)
+
+
+def _check_inflated(data: bytes) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(item.file_size for item in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ParseError("cannot parse docx file: not a zip archive (damaged, or another format)") from None
+    if inflated > MAX_INFLATED:
+        raise ParseError(
+            f"its parts inflate to {inflated / 1e6:.0f} MB (over {MAX_INFLATED / 1e6:.0f} MB): a compression bomb, "
+            "or a document too large to be one page of documentation"
+        )
+
+
 MAX_LINE = 100_000  # characters: longer lines are data or minified output, not documentation prose
 
 
@@ -161,7 +179,8 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         from unstructured.partition.html import partition_html
 
         page = html.content(read_text(path))
-        return _Source(partition_html(text=_unwrap_html(page), languages=_LANGUAGES), kept.html_plain(page))
+        reference = _check_lines(kept.html_plain(page))  # minified pages are one line; their text nodes are not
+        return _Source(partition_html(text=_unwrap_html(page), languages=_LANGUAGES), reference)
     if suffix in {".txt", ".text"}:
         raw = _check_lines(read_text(path))
         return _Source(_text_elements(raw), raw)
@@ -169,7 +188,10 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         from unstructured.partition.html import partition_html
 
         raw = _check_lines(read_text(path))
-        rendered, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
+        try:
+            rendered, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
+        except rest.IncludeBomb as exc:
+            raise ParseError(str(exc)) from None
         return _Source(partition_html(text=rendered, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
     if suffix in {".adoc", ".asciidoc"}:
         from unstructured.partition.html import partition_html
@@ -185,7 +207,9 @@ def _partition(path: Path, suffix: str, root: Path) -> _Source:
         from unstructured.partition.docx import partition_docx
 
         with path.open("rb") as handle:
-            return _Source(partition_docx(file=io.BytesIO(handle.read()), languages=_LANGUAGES))
+            data = handle.read()
+        _check_inflated(data)
+        return _Source(partition_docx(file=io.BytesIO(data), languages=_LANGUAGES))
     raise ParseError(f"unsupported file type {suffix}")
 
 

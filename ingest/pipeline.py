@@ -238,7 +238,9 @@ def ingest_folder(
         catalog = Catalog.open(data_dir / "catalog.sqlite3")
         try:
             known = catalog.files(key)
-            removed = tuple(sorted(set(known) - {f.source for f in walk.files}))
+            # A file under a folder that could not be listed this time is not gone: it keeps its chunks.
+            unseen = {p for p in known if any(p.startswith(d) for d in walk.unreadable)}
+            removed = tuple(sorted(set(known) - {f.source for f in walk.files} - unseen))
             if dry_run:
                 return _dry_run(walk, known, removed, key, settings, embedder, started)
             suspect = catalog.get_meta("dirty") == "1"
@@ -350,8 +352,13 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
     model = embedder.info.name
     added: list[str] = []
     updated: list[str] = []
-    failed: list[tuple[str, str]] = []
-    skipped: list[tuple[str, str]] = list(walk.skipped)
+    failed: list[tuple[str, str]] = [
+        (folder_name, f"{reason}; the {n} files ingested from it before keep their chunks")
+        for folder_name, reason in walk.skipped
+        if folder_name.rstrip("/") + "/" in {d or "./" for d in walk.unreadable}
+        and (n := sum(1 for p in known if p.startswith(folder_name if folder_name != "./" else "")))
+    ]
+    skipped: list[tuple[str, str]] = [s for s in walk.skipped if s[0] not in {f for f, _ in failed}]
     low_kept: list[tuple[str, float]] = []
     notes: list[tuple[str, str]] = []
     unchanged = 0

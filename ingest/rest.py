@@ -119,6 +119,14 @@ class Signature(Dropped):
         return [nodes.definition_list("", item)]
 
 
+MAX_INCLUDED = 8_000_000  # characters that includes may add to one page
+MAX_INCLUDES = 1_000  # includes one page may perform
+
+
+class IncludeBomb(Exception):
+    """The included text of one page passed MAX_INCLUDED."""
+
+
 class ConfinedInclude(Include):
     """`include`, relative to the including file, confined to the ingested folder."""
 
@@ -127,8 +135,11 @@ class ConfinedInclude(Include):
     def _resolve(self) -> Path | None:
         settings = self.state.document.settings
         target = directives.path(self.arguments[0])
-        if target.startswith("<") and target.endswith(">"):  # docutils' own substitution sets
-            return Path(self.standard_include_path, target[1:-1]).resolve()
+        if target.startswith("<") and target.endswith(">"):
+            # docutils' own include directory (`<isonum.txt>`), outside the docs: `<../../etc/passwd>` reaches
+            # anything. Refused as every path outside the folder is.
+            _notes(self).append(f"{self.name} of {target} refused: it is outside the ingested folder")
+            return None
         root = Path(settings.rag_root).resolve()
         base = root if target.startswith("/") else Path(self.state.document.current_source).parent
         path = (base / target.lstrip("/")).resolve()
@@ -157,6 +168,14 @@ class ConfinedInclude(Include):
             return []
         self.options["source"] = str(path)
         text = self.read_file(path)
+        # Includes can multiply (ten includes of a file of ten includes...): the text they add is bounded.
+        settings.rag_included += len(text)
+        settings.rag_includes += 1
+        if settings.rag_included > MAX_INCLUDED or settings.rag_includes > MAX_INCLUDES:
+            raise IncludeBomb(
+                f"includes expand the page past {MAX_INCLUDED:,} characters or {MAX_INCLUDES:,} includes "
+                "(an include bomb, or a file that includes itself)"
+            )
         register_extensions(text)
         if self.name == "literalinclude" or "literal" in self.options or "code" in self.options:
             return [nodes.literal_block(text, text)]
@@ -266,6 +285,8 @@ def to_html(source: str, path: Path, root: Path, documents: frozenset[str]) -> t
             "rag_root": str(root),
             "rag_notes": notes,
             "rag_documents": documents,
+            "rag_included": 0,
+            "rag_includes": 0,
         },
     ).decode("utf-8")
     return html, notes

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pathspec
 
+from ingest.faults import listing_fails
 from ingest.parse import SUPPORTED
 from rag.errors import InputError
 
@@ -29,6 +30,12 @@ class FoundFile:
 class Walk:
     files: tuple[FoundFile, ...]
     skipped: tuple[tuple[str, str], ...]  # (source, reason): unsupported types and unreadable entries
+    unreadable: tuple[str, ...] = ()  # folders that could not be listed ("sub/dir/"): their files are unknown
+
+
+def shown(name: str) -> str:
+    """A file name as text that can be stored and printed: bytes that are not UTF-8 as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _ignore_spec(folder: Path) -> pathspec.PathSpec | None:
@@ -60,6 +67,8 @@ def _check(path: Path, root: Path, follow_symlinks: bool) -> str:
         mode = path.stat().st_mode  # follows the link; a dangling one fails to open later, as any unreadable file
     except FileNotFoundError:
         return ""
+    except RuntimeError:  # Path.resolve: "Symlink loop"
+        return "cannot read: a symlink loop"
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
     return "" if stat.S_ISREG(mode) else f"{_kind(mode)}, not a regular file"
@@ -88,14 +97,22 @@ def walk_folder(folder: Path, follow_symlinks: bool = False) -> Walk:
     top = folder.resolve()
     files: list[FoundFile] = []
     skipped: list[tuple[str, str]] = []
+    unreadable: list[str] = []
 
     def on_error(err: OSError) -> None:
-        skipped.append((os.path.relpath(err.filename or str(folder), folder), f"cannot read folder: {err.strerror}"))
+        rel = os.path.relpath(err.filename or str(folder), folder).replace(os.sep, "/")
+        rel = "" if rel == "." else shown(rel) + "/"
+        unreadable.append(rel)
+        skipped.append((rel or "./", f"cannot read folder: {err.strerror}"))
 
     # followlinks=False: a symlinked folder is never descended into, so a symlink loop cannot trap the walk.
     for root, dirs, names in os.walk(folder, onerror=on_error, followlinks=False):
         rel_root = os.path.relpath(root, folder)
         rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        if rel_root and listing_fails(rel_root):
+            on_error(PermissionError(13, "Permission denied", root))
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (spec and spec.match_file(f"{rel_root}{d}/")))
         sphinx_build = "searchindex.js" in names
         if sphinx_build and "_sources" in dirs:
@@ -105,6 +122,9 @@ def walk_folder(folder: Path, follow_symlinks: bool = False) -> Walk:
             if name.startswith("."):
                 continue
             source = f"{rel_root}{name}"
+            if shown(source) != source:
+                skipped.append((shown(source), "the file name is not valid UTF-8; rename the file to ingest it"))
+                continue
             if spec and spec.match_file(source):
                 continue
             generated = _generated(name, sphinx_build)
@@ -122,7 +142,7 @@ def walk_folder(folder: Path, follow_symlinks: bool = False) -> Walk:
             files.append(FoundFile(path, source))
     partial = _imported_partials(files)
     skipped += [(f.source, "a partial that pages import: indexed as part of each page") for f in files if f in partial]
-    return Walk(tuple(f for f in files if f not in partial), tuple(skipped))
+    return Walk(tuple(f for f in files if f not in partial), tuple(skipped), tuple(unreadable))
 
 
 def _imported_partials(files: list[FoundFile]) -> set[FoundFile]:

@@ -100,6 +100,8 @@ def ask(
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
+    cut: list[str] = []
+
     def generate(messages) -> str:
         chat = make_chat(model_name)
         t0 = time.perf_counter()
@@ -109,6 +111,11 @@ def ask(
             if on_token:
                 on_token(token)
         timings["generate_s"] = time.perf_counter() - t0
+        if getattr(chat, "finish_reason", "") == "length":
+            cut.append(
+                f"the answer is cut off: the model stopped at chat.max_tokens ({settings.chat.max_tokens} tokens); "
+                "raise it (RAG_CHAT_MAX_TOKENS) for a complete answer"
+            )
         return "".join(parts)
 
     if mode == "plain":
@@ -116,7 +123,13 @@ def ask(
             raise ConfigError(_needs_model(mode))
         text = generate(plain_messages(question))
         return Answer(
-            question, text, mode, model_name, (), timings={**timings, "total_s": time.perf_counter() - started}
+            question,
+            text,
+            mode,
+            model_name,
+            (),
+            timings={**timings, "total_s": time.perf_counter() - started},
+            notice="; ".join(cut),
         )
 
     assert retriever is not None
@@ -137,6 +150,7 @@ def ask(
                 model_name,
                 tuple(examples),
                 timings={**timings, "total_s": time.perf_counter() - started},
+                notice="; ".join(n for n in (notice, *cut) if n),
             )
         # Zero examples would make few-shot the bare model: answer from passages instead, and say so.
         notice = "the knowledge base has no Q&A records to use as examples; answered in rag mode instead"
@@ -186,7 +200,7 @@ def ask(
         model_name,
         tuple(hits),
         timings={**timings, "total_s": time.perf_counter() - started},
-        notice=notice,
+        notice="; ".join(n for n in (notice, *cut) if n),
     )
 
 

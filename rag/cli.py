@@ -401,6 +401,8 @@ def _ask_remote(args, remote) -> int:
     print()
     if final.get("reason"):
         print(f"({final['reason']})")
+    if final.get("notice"):
+        print(f"note: {final['notice']}", file=sys.stderr)
     if final.get("sources"):
         print("\nSources:")
         for source in final["sources"]:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
-from rag.errors import ConfigError, ModelError, mask_secrets
+from rag.errors import ConfigError, ModelError, mask_secrets, remember_secret
 
 T = TypeVar("T")
 OPENAI_URL = "https://api.openai.com/v1"
@@ -21,6 +21,7 @@ def make_client(base_url: str, api_key_env: str, timeout: float = 60.0, max_retr
 
     url = resolve_base_url(base_url)
     key = os.environ.get(api_key_env, "")
+    remember_secret(key)
     if not key:
         if url == OPENAI_URL:
             raise ConfigError(f"no API key: set {api_key_env} in the environment (the key is never read from files)")
@@ -65,6 +66,8 @@ def call_api(fn: Callable[[], T], what: str, timeout_setting: str = "chat.timeou
         raise ModelError(f"{what}: the server refused the request (400): {_short(exc)}") from None
     except openai.APIStatusError as exc:
         raise ModelError(f"{what}: the server answered {exc.status_code}: {_short(exc)}") from None
+    except openai.APIError as exc:  # an error event inside a stream: what came before it is not an answer
+        raise ModelError(f"{what}: the server failed in the middle of the answer: {_short(exc)}") from None
 
 
 def _short(exc: Exception) -> str:

@@ -7,16 +7,31 @@ import re
 from collections.abc import Mapping
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
 _SECRET_SHAPES = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+|\bsk-[A-Za-z0-9_*\-]{6,}")
+
+
+_USED: set[str] = set()  # credentials this process has sent, whatever the variable that held them is called
+
+
+def remember_secret(value: str) -> None:
+    """A credential read from the environment (a key named by `api_key_env`): hidden from now on wherever it is
+    echoed, even when its variable's name does not say it is a key (`LLM_CRED`)."""
+    if len(value) >= 6:
+        _USED.add(value)
 
 
 def mask_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
     """`text` with every credential hidden: the values of environment variables named like a key, token,
-    secret or password, bearer tokens, and OpenAI-style keys. Servers echo them in error bodies."""
+    secret or password, keys this process has used, bearer tokens, OpenAI-style keys, and passwords in URLs.
+    Servers echo them in error bodies."""
     environ = os.environ if environ is None else environ
     for name, value in environ.items():
         if len(value) >= 8 and _SECRET_NAME.search(name) and value in text:
             text = text.replace(value, f"<{name} hidden>")
+    for value in sorted(_USED, key=len, reverse=True):
+        text = text.replace(value, "<key hidden>")
+    text = _URL_PASSWORD.sub(r"\1<hidden>@", text)
     return _SECRET_SHAPES.sub(lambda m: f"{m[1]} <hidden>" if m[1] else "<key hidden>", text)
 
 

@@ -154,6 +154,10 @@ def write_export(
         raise InputError(f"unknown format {fmt!r}; use chat or prompt-completion")
     if not 0 <= val_split < 1:
         raise InputError("--val-split must be at least 0 and below 1")
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; give the file to write, e.g. {out / 'train.jsonl'}")
+    if not out.parent.is_dir():
+        raise InputError(f"the folder {out.parent} does not exist; create it or write elsewhere")
     unique = dedupe(examples)
     if not unique:
         raise InputError(

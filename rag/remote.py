@@ -20,8 +20,8 @@ class Remote:
         key = os.environ.get("RAG_API_KEY", "")
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self.url = mask_secrets(url.rstrip("/"))  # as shown in messages: a password in the URL is hidden
 
     def _check(self, response) -> None:
         if response.status_code < 400:
@@ -68,9 +68,14 @@ class Remote:
                     response.read()
                     self._check(response)
                 for data in _events(response.iter_lines()):
-                    if "error" in data:
+                    if isinstance(data.get("error"), dict):
                         raise ModelError(mask_secrets(str(data["error"].get("message", "the server failed"))))
-                    choice = data["choices"][0]
+                    choices = data.get("choices")
+                    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+                        raise ModelError(
+                            f"the server at {self.url} sent an invalid response (an event without choices)"
+                        )
+                    choice = choices[0]
                     piece = (choice.get("delta") or {}).get("content") or ""
                     if piece:
                         text.append(piece)
@@ -90,6 +95,9 @@ def _events(lines: Iterator[str]) -> Iterator[dict]:
         if not line.startswith("data: ") or line == "data: [DONE]":
             continue
         try:
-            yield json.loads(line[6:])
+            data = json.loads(line[6:])
         except json.JSONDecodeError:
             raise ModelError("the server sent an invalid response (an event that is not JSON)") from None
+        if not isinstance(data, dict):
+            raise ModelError("the server sent an invalid response (an event that is not a JSON object)")
+        yield data

@@ -76,6 +76,22 @@ class LookupCache:
         self.vectors: OrderedDict[str, np.ndarray | None] = OrderedDict()  # text hash -> vector (None: none)
         self._max = max_rows
         self.loading = threading.Lock()  # concurrent first questions load the lead vectors once, not each
+        # Support teams ask the same questions all day: a question's embedding (half a search's time) is kept.
+        self.questions: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._questions_lock = threading.Lock()
+
+    def question_vector(self, question: str, embed) -> np.ndarray:
+        with self._questions_lock:
+            vector = self.questions.get(question)
+            if vector is not None:
+                self.questions.move_to_end(question)
+                return vector
+        vector = embed([question])[0]
+        with self._questions_lock:
+            self.questions[question] = vector
+            if len(self.questions) > 4096:
+                self.questions.popitem(last=False)
+        return vector
 
     def remember(self, table: OrderedDict, key: str, value: Any) -> None:
         table[key] = value
@@ -150,7 +166,7 @@ class Retriever:
         if self._settings.retriever == "bm25" and mode != "bm25":
             # Asked for keywords only: meaning-only results would be a silent substitute.
             raise DamagedError(self.notice)
-        vector = self._embedder.embed([query])[0]
+        vector = self.cache.question_vector(query, self._embedder.embed)
         if kind or mode == "dense":
             return self._dense(vector, k, {"kind": kind} if kind else None)
         depth = max(k, self._settings.candidates)

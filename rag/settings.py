@@ -225,7 +225,15 @@ def _apply(settings: Settings, data: Mapping[str, Any], where: str) -> Settings:
 
 
 # RAG_* variables that are not settings.
-OTHER_VARIABLES = ("RAG_CONFIG", "RAG_DEBUG", "RAG_DATA_DIR", "RAG_TEST_KILL_AT", "RAG_SERVER", "RAG_API_KEY")
+OTHER_VARIABLES = (
+    "RAG_CONFIG",
+    "RAG_DEBUG",
+    "RAG_DATA_DIR",
+    "RAG_TEST_KILL_AT",
+    "RAG_TEST_UNREADABLE",
+    "RAG_SERVER",
+    "RAG_API_KEY",
+)
 
 
 def _nearest(name: str, known: list[str], prefix: str = "") -> str:
@@ -372,4 +380,11 @@ def _validate(settings: Settings) -> None:
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:
-    return dataclasses.asdict(settings)
+    """Plain data (tuples as lists), as TOML and JSON write it."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return [plain(v) for v in value] if isinstance(value, tuple | list) else value
+
+    return plain(dataclasses.asdict(settings))

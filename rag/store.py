@@ -129,6 +129,12 @@ class ChromaStore:
                 raise IndexMissingError("nothing has been ingested yet; run `rag ingest FOLDER` first") from None
             raise StoreError(f"Chroma collection {self._name!r}: {exc}") from None
         meta = self._collection.metadata or {}
+        if owner and meta.get("owner") not in (None, owner) and settings.store.mode != "http":
+            # The embedded store lives inside this data directory: it is this directory's, whatever catalog
+            # filled it before (one moved aside as damaged, then rebuilt). The next ingest reconciles it.
+            if create:
+                self._collection.modify(metadata={**meta, "owner": owner})
+            meta = {**meta, "owner": owner}
         if owner and meta.get("owner") not in (None, owner):
             where = f"the Chroma server at {settings.store.host}:{settings.store.port}"
             if settings.store.mode != "http":

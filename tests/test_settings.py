@@ -68,7 +68,7 @@ def test_rag_config_masks_secrets(cli, monkeypatch, tmp_path):
         ({"RAG_EMBEDDER_BATCH_SIZE": "-8"}, "embedder.batch_size must be at least 1"),
         ({"RAG_RETRIEVE_K": "0"}, "retrieve.k must be at least 1"),
         ({"RAG_EMBEDDER_PROVIDER": "cohere"}, "embedder.provider must be one of local, openai"),
-        ({"RAG_RETRIEVE_FUSION": "max"}, "retrieve.fusion must be one of score, rrf"),
+        ({"RAG_RETRIEVE_FUSION": "max"}, "retrieve.fusion must be one of adaptive, score, rrf"),
         ({"RAG_RETRIEVE_KK": "3"}, "unknown environment variable RAG_RETRIEVE_KK; did you mean RAG_RETRIEVE_K"),
     ],
 )
