@@ -54,6 +54,9 @@ def main() -> None:
             f1s.append(token_f1(text.replace(EXTRACTIVE_LABEL, ""), query.answer))
             recalls.append(recall(text, query.answer))
             lengths.append(len(answer_words(text)))
+        if not f1s:
+            print(f"{dataset.name:<18} no reference answers to score against")
+            continue
         print(
             f"{dataset.name:<18} n={len(f1s):<4} token-F1 {statistics.fmean(f1s):.3f}  "
             f"reference words recalled {statistics.fmean(recalls):.3f}  "

@@ -154,7 +154,9 @@ def measure(name: str, variant: str, overrides: dict, refresh_peers: bool = Fals
         mode: _mean_ndcg(lambda q, m=mode: memo.with_settings(retriever=m).documents(q, 10), answerable)
         for mode in ("hybrid", "dense", "bm25")
     }
-    peers = _peers(name, dataset, queries, embedder, refresh_peers)
+    # The peers are the tutorial pipeline with the stock fp32 model, whatever variant `rag` runs with.
+    peer_embedder = embedder if variant == "fp32" else make_embedder(load_settings(environ={}).embedder)
+    peers = _peers(name, dataset, queries, peer_embedder, refresh_peers)
     kept, low = _kept(settings)
     return Row(
         corpus=name,
