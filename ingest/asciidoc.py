@@ -216,9 +216,7 @@ def _macro(match: re.Match[str]) -> str:
     return text
 
 
-def prepare(
-    text: str, path: Path, root: Path, documents: frozenset[str], page: bool = True
-) -> tuple[str, list[str]]:
+def prepare(text: str, path: Path, root: Path, documents: frozenset[str], page: bool = True) -> tuple[str, list[str]]:
     """The text asciidoc-py renders: includes resolved by us, system attributes escaped, a site's own
     macros as text; and the notes on what was refused or missing. `page`: the document has a title."""
     state = _Expansion(root, documents, stack=[path.resolve()], page=page)

@@ -318,8 +318,8 @@ def test_asciidoc_block_filters_never_run_a_command(tmp_path):
     page = tmp_path / "docs" / "page.adoc"
     page.parent.mkdir()
     page.write_text(
-        f"= Page\n\nIntro text.\n\n[source,\"sh; touch {marker}\"]\n----\necho shown\n----\n\n"
-        f"[graphviz, \"x; touch {marker}\"]\n----\ndigraph {{ a -> b }}\n----\n\n"
+        f'= Page\n\nIntro text.\n\n[source,"sh; touch {marker}"]\n----\necho shown\n----\n\n'
+        f'[graphviz, "x; touch {marker}"]\n----\ndigraph {{ a -> b }}\n----\n\n'
         f"{{sys:touch {marker}}}\n"
     )
     doc = parse_file(page, "page.adoc", page.parent)
