@@ -28,7 +28,7 @@ from ingest.parse import SUPPORTED, NoContent, ParseError, parse_file
 from ingest.repair import Repair, keyword_index_ok, reconcile, sync_store
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
-from rag.errors import BusyError, EmbedderMismatchError, InputError
+from rag.errors import BusyError, EmbedderMismatchError, InputError, ModelError
 from rag.lexical import BM25Index
 from rag.settings import IngestSettings, Settings
 from rag.store import ChromaStore
@@ -376,7 +376,16 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         todo = {c.content_hash: c.text for c in all_chunks if c.content_hash not in cache}
         fresh: dict[str, np.ndarray] = {}
         if todo:
-            vectors = embedder.embed(list(todo.values()))
+            try:
+                vectors = embedder.embed(list(todo.values()))
+            except ModelError as exc:
+                # Nothing of this batch is written (the catalog commits after embedding): say which files
+                # wait for the next run, and keep everything committed before.
+                names = [p.found.source for p in pending]
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                raise ModelError(
+                    f"{exc}; not written this run: {shown} (the files before them are; run the ingest again)"
+                ) from None
             fresh = dict(zip(todo.keys(), vectors, strict=False))
             embedded += len(todo)
         vectors_by_hash = {**cache, **fresh}

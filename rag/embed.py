@@ -105,6 +105,8 @@ class OpenAIEmbedder:
         self._client = client_factory(settings.base_url, settings.api_key_env)
         self._model = settings.model
         self._batch_size = settings.api_batch_size
+        self._batch_tokens = settings.api_batch_tokens
+        self._concurrency = settings.concurrency
         self.info = EmbedderInfo(f"openai:{settings.model}", settings.dimension)
         self._max_tokens = settings.max_tokens
         self._encoding = None
@@ -118,20 +120,50 @@ class OpenAIEmbedder:
 
         return count_openai_tokens(text, self._model)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _batches(self, texts: Sequence[str]) -> list[list[str]]:
+        """Requests of at most `api_batch_size` texts and about `api_batch_tokens` tokens (estimated from
+        characters: a server such as TEI refuses a batch over its token budget)."""
+        batches: list[list[str]] = []
+        batch: list[str] = []
+        tokens = 0
+        for text in texts:
+            estimate = len(text) // 3 + 1
+            if batch and (len(batch) >= self._batch_size or tokens + estimate > self._batch_tokens):
+                batches.append(batch)
+                batch, tokens = [], 0
+            batch.append(text)
+            tokens += estimate
+        if batch:
+            batches.append(batch)
+        return batches
+
+    def _request(self, batch: list[str]) -> list[list[float]]:
         from rag.client import call_api
 
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = list(texts[start : start + self._batch_size])
-            response = call_api(
-                lambda batch=batch: self._client.embeddings.create(
-                    model=self._model, input=batch, encoding_format="float"
-                ),
-                what=f"embedding model {self._model!r}",
-                timeout_setting="embedder.timeout_s",
-            )
-            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        # The SDK retries 429 and 5xx answers (max_retries), waiting as the server's Retry-After says.
+        response = call_api(
+            lambda: self._client.embeddings.create(model=self._model, input=batch, encoding_format="float"),
+            what=f"embedding model {self._model!r}",
+            timeout_setting="embedder.timeout_s",
+        )
+        return [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        batches = self._batches(texts)
+        if self._concurrency > 1 and len(batches) > 1:
+            # `concurrency` requests in flight: a GPU embedding service is faster than one request at a time.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(self._concurrency, len(batches))) as pool:
+                results = list(pool.map(self._request, batches))
+        else:
+            results = [self._request(batch) for batch in batches]
+        rows = [row for result in results for row in result]
+        if len(rows) != len(texts):
+            from rag.client import INVALID
+            from rag.errors import ModelError
+
+            raise ModelError(f"embedding model {self._model!r}: {INVALID} ({len(rows)} vectors for {len(texts)} texts)")
         vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
         if vectors.shape[1] != self.info.dimension:
             raise ConfigError(

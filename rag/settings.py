@@ -30,10 +30,12 @@ class EmbedderSettings:
     api_key_env: str = "OPENAI_API_KEY"
     batch_size: int = 8  # local: 8 embeds as fast as 32 here with a third of the peak memory
     api_batch_size: int = 256  # openai: texts per embeddings request
+    api_batch_tokens: int = 16_384  # openai: tokens per embeddings request at most (estimated; TEI's default budget)
+    concurrency: int = 4  # openai: embeddings requests in flight (a GPU service answers several at once)
     threads: int = 0  # 0: one per core
     model_dir: str = ""  # empty: <venv>/share/rag/models
     timeout_s: float = 60.0  # openai provider: seconds per embeddings request
-    max_retries: int = 2  # openai provider
+    max_retries: int = 4  # openai provider: retries of a 429/5xx/timeout, waiting as Retry-After says
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,8 @@ _RULES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("embedder", "max_tokens"): _range(16),
     ("embedder", "batch_size"): _range(1),
     ("embedder", "api_batch_size"): _range(1, 2048),
+    ("embedder", "api_batch_tokens"): _range(16),
+    ("embedder", "concurrency"): _range(1, 64),
     ("embedder", "threads"): _range(0),
     ("embedder", "timeout_s"): _range(0.1),
     ("embedder", "max_retries"): _range(0, 10),

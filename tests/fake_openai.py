@@ -50,11 +50,24 @@ class FakeOpenAI:
     released: bool | None = None  # whether the client released the last token while it was held
     hold_jobs: bool = False  # fine-tuning jobs stay "running" until this is cleared
     garbage: bool = False  # every answer is a 200 whose body is not JSON
+    busy_every: int = 0  # every n-th request answers 429 with Retry-After (a loaded embedding service)
+    parallel: int = 0  # requests the server works on at once (0: any number); the rest wait their turn
+    retry_after_s: float = 0.05
     known_models: set[str] | None = None  # None: every model exists
     dimension: int = 64
     files: dict[str, dict] = field(default_factory=dict)
     jobs: dict[str, dict] = field(default_factory=dict)
     server: ThreadingHTTPServer | None = None
+
+    def slots(self):
+        """A context manager: one of the server's `parallel` working slots (none needed when unlimited)."""
+        import contextlib
+
+        if not self.parallel:
+            return contextlib.nullcontext()
+        if not hasattr(self, "_slots"):
+            self._slots = threading.Semaphore(self.parallel)
+        return self._slots
 
     @property
     def url(self) -> str:
@@ -136,7 +149,17 @@ class FakeOpenAI:
                 body = self._body() if method == "POST" else None
                 fake.requests.append(Recorded(method, self.path, dict(self.headers), body))
                 if fake.delay_s:
-                    time.sleep(fake.delay_s)
+                    with fake.slots():
+                        time.sleep(fake.delay_s)
+                if fake.busy_every and len(fake.requests) % fake.busy_every == 0:
+                    payload = json.dumps({"error": {"message": "busy", "type": "rate_limit_error"}}).encode()
+                    self.send_response(429)
+                    self.send_header("Retry-After", str(fake.retry_after_s))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 if fake.fail_with:
                     messages = {
                         401: "Incorrect API key provided: sk-test***cret",
