@@ -41,18 +41,7 @@ class Answer:
             "abstained": self.abstained,
             "reason": self.reason,
             "notice": self.notice,
-            "sources": [
-                {
-                    "n": n,
-                    "source": h.source,
-                    "headings": h.headings,
-                    "page": h.page,
-                    "score": round(h.rank_score, 4),
-                    "similarity": round(h.score, 4),
-                    "kind": h.kind,
-                }
-                for n, h in enumerate(self.sources, 1)
-            ],
+            "sources": [h.as_json(n) for n, h in enumerate(self.sources, 1)],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -118,23 +107,29 @@ def ask(
             )
         return "".join(parts)
 
-    if mode == "plain":
-        if not model_name:
-            raise ConfigError(_needs_model(mode))
-        text = generate(plain_messages(question))
+    notices: list[str] = []
+
+    def done(text: str, model: str, sources: list[Hit] | tuple = (), **extra) -> Answer:
+        """The one place an Answer is made: timings closed, every notice said."""
         return Answer(
             question,
             text,
             mode,
-            model_name,
-            (),
+            model,
+            tuple(sources),
             timings={**timings, "total_s": time.perf_counter() - started},
-            notice="; ".join(cut),
+            notice="; ".join(n for n in (*notices, *cut) if n),
+            **extra,
         )
+
+    if mode == "plain":
+        if not model_name:
+            raise ConfigError(_needs_model(mode))
+        return done(generate(plain_messages(question)), model_name)
 
     assert retriever is not None
     t0 = time.perf_counter()
-    notice = retriever.notice  # a keyword index that is missing: said in every answer, not hidden
+    notices.append(retriever.notice)  # a keyword index that is missing: said in every answer, not hidden
     if mode == "few-shot":
         if not model_name:
             raise ConfigError(_needs_model(mode))
@@ -142,18 +137,9 @@ def ask(
         timings["retrieve_s"] = time.perf_counter() - t0
         if examples:
             # Most similar example last: nearest to the question, where it helps the model most.
-            text = generate(few_shot_messages(question, list(reversed(examples))))
-            return Answer(
-                question,
-                text,
-                mode,
-                model_name,
-                tuple(examples),
-                timings={**timings, "total_s": time.perf_counter() - started},
-                notice="; ".join(n for n in (notice, *cut) if n),
-            )
+            return done(generate(few_shot_messages(question, list(reversed(examples)))), model_name, examples)
         # Zero examples would make few-shot the bare model: answer from passages instead, and say so.
-        notice = "the knowledge base has no Q&A records to use as examples; answered in rag mode instead"
+        notices.append("the knowledge base has no Q&A records to use as examples; answered in rag mode instead")
         mode = "rag"
 
     hits = retriever.search(question, k)
@@ -162,17 +148,7 @@ def ask(
     if not decision.answer:
         if on_token:
             on_token(NO_ANSWER)
-        return Answer(
-            question,
-            NO_ANSWER,
-            mode,
-            "none",
-            (),
-            abstained=True,
-            timings={**timings, "total_s": time.perf_counter() - started},
-            reason=decision.reason,
-            notice=notice,
-        )
+        return done(NO_ANSWER, "none", abstained=True, reason=decision.reason)
     if not model_name:
         lexical = retriever.lexical
         text = extractive_answer(
@@ -183,25 +159,8 @@ def ask(
         )
         if on_token:
             on_token(text)
-        return Answer(
-            question,
-            text,
-            mode,
-            "extractive",
-            tuple(hits),
-            timings={**timings, "total_s": time.perf_counter() - started},
-            notice=notice,
-        )
-    text = generate(rag_messages(question, hits))
-    return Answer(
-        question,
-        text,
-        mode,
-        model_name,
-        tuple(hits),
-        timings={**timings, "total_s": time.perf_counter() - started},
-        notice="; ".join(n for n in (notice, *cut) if n),
-    )
+        return done(text, "extractive", hits)
+    return done(generate(rag_messages(question, hits)), model_name, hits)
 
 
 def _needs_model(mode: str) -> str:

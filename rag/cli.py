@@ -283,9 +283,9 @@ def cmd_search(args, settings) -> int:
     else:
         retriever = open_retriever(settings)
         _notice(retriever.notice)
-        rows = [{**h.as_json(), "label": h.label} for h in retriever.search(args.query, settings.retrieve.k)]
+        rows = [h.as_json(n) for n, h in enumerate(retriever.search(args.query, settings.retrieve.k), 1)]
     if args.json:
-        _print_json([{k: v for k, v in r.items() if k not in {"label", "n"}} for r in rows])
+        _print_json(rows)
         return 0
     for n, row in enumerate(rows, 1):
         print(f"[{n}] {row['score']:.3f} (similarity {row['similarity']:.2f})  {row['label']}")
@@ -515,21 +515,14 @@ def cmd_chat(args, settings) -> int:
 
 
 def cmd_status(args, settings) -> int:
-    from rag.app import open_catalog
+    from rag.status import index_status
 
     remote = _remote(args)
     if remote:
         status = remote.status()
         status["data_dir"] = f"the server at {remote.url}"
     else:
-        catalog = open_catalog(settings)
-        try:
-            status = catalog.status()
-            status["embedder"] = catalog.get_meta("embedder", "unknown")
-        finally:
-            catalog.close()
-        status["collection"] = settings.store.collection
-        status["data_dir"] = str(settings.data_path)
+        status = index_status(settings)
     if args.json:
         _print_json(status)
         return 0

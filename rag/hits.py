@@ -58,14 +58,18 @@ class Hit:
         """For Q&A chunks, the piece of the answer this chunk holds (the codec of ingest.documents)."""
         return qa_piece(self.text, self.question).strip() if self.kind == "qa" else self.text
 
-    def as_json(self) -> dict:
+    def as_json(self, n: int | None = None) -> dict:
+        """The one JSON form of a hit: `rag search --json`, `rag ask --json` and the API all give these fields.
+        `n`: its citation number, where it is cited."""
         return {
+            **({"n": n} if n is not None else {}),
             "id": self.id,
+            "label": self.label,
             "source": self.source,
+            "headings": self.headings,
+            "page": self.page,
             "score": round(self.rank_score, 4),  # what the ranking used
             "similarity": round(self.score, 4),  # cosine similarity to the question
             "kind": self.kind,
-            "headings": self.headings,
-            "page": self.page,
             "text": self.text,
         }

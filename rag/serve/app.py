@@ -34,7 +34,6 @@ from rag.errors import (
     StoreError,
     mask_secrets,
 )
-from rag.hits import Hit
 from rag.keys import KeyRecord
 from rag.messages import Message
 from rag.serve.gate import Gate
@@ -117,20 +116,6 @@ class ForgetRequest(BaseModel):
     folder: str = Field(min_length=1, max_length=4096)
 
 
-def source_json(n: int, hit: Hit) -> dict:
-    return {
-        "n": n,
-        "label": hit.label,
-        "source": hit.source,
-        "headings": hit.headings,
-        "page": hit.page,
-        "score": round(hit.rank_score, 4),
-        "similarity": round(hit.score, 4),
-        "kind": hit.kind,
-        "text": hit.text,
-    }
-
-
 def parse_model(name: str, mode: str | None) -> tuple[str, str]:
     """`rag`, `rag-finetuned`, `rag[-finetuned]-few-shot|-plain`, or a model id -> (model choice, mode)."""
     for suffix in ("-few-shot", "-plain"):
@@ -204,7 +189,7 @@ def create_app(service: Service, require_keys: bool | None = None) -> FastAPI:
     @app.post("/v1/search")
     def search(body: SearchRequest, _: KeyRecord | None = Depends(caller)) -> dict:
         hits, notice = service.search(body.query, body.k, body.retriever)
-        return {"object": "list", "data": [source_json(n, h) for n, h in enumerate(hits, 1)], "notice": notice}
+        return {"object": "list", "data": [h.as_json(n) for n, h in enumerate(hits, 1)], "notice": notice}
 
     @app.post("/v1/feedback")
     def feedback(body: FeedbackRequest, key: KeyRecord | None = Depends(caller)) -> dict:
@@ -274,7 +259,7 @@ def _extra(reply: Reply) -> dict[str, Any]:
         "abstained": answer.abstained,
         "reason": answer.reason,
         "notice": answer.notice,
-        "sources": [source_json(n, h) for n, h in enumerate(answer.sources, 1)],
+        "sources": [h.as_json(n) for n, h in enumerate(answer.sources, 1)],
     }
 
 

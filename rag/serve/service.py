@@ -28,6 +28,7 @@ from rag.lexical import INDEX_DIR, BM25Index
 from rag.messages import Message
 from rag.retrieve import Hit, LookupCache, Retriever
 from rag.settings import EmbedderSettings, Settings
+from rag.status import index_status
 from rag.store import read_afresh
 
 
@@ -180,14 +181,8 @@ class Service:
 
     # -- status -------------------------------------------------------------------------------------
     def status(self) -> dict:
-        catalog = open_catalog(self.settings)
-        try:
-            status = catalog.status()
-            status["embedder"] = catalog.get_meta("embedder", "unknown")
-        finally:
-            catalog.close()
-        status["collection"] = self.settings.store.collection
-        status["last_ingest"] = max((f["last_ingest"] for f in status["folders"]), default=None)
+        status = index_status(self.settings)
+        del status["data_dir"]  # the server's paths are its own business
         status["ingests_running"] = [j.id for j in self.jobs.values() if j.status == "running"]
         status["notice"] = self.retriever().notice
         return status
