@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rag.cli.common import add_json
 from rag.errors import ConfigError, InputError
 
 
-def add_parsers(command, add_json, common) -> None:
-    """`command(name, help, description="")` makes a sub-command parser; `add_json(parser)` adds --json;
-    `common` holds --config and --data-dir, which every sub-sub-command takes too."""
+def add_parsers(command, remote, retriever, common) -> None:
+    """`command(name, help, description="")` makes a sub-command parser; `common` holds --config and
+    --data-dir, which every sub-sub-command takes too."""
     p = command("export-finetune", "write fine-tuning JSONL from the knowledge base")
     p.add_argument("out", help="output file, e.g. train.jsonl (with --val-split: OUT.train.jsonl and OUT.val.jsonl)")
     p.add_argument("--questions", help="questions (text lines or JSONL) to answer with --model from retrieved context")
