@@ -169,8 +169,8 @@ def main() -> None:
             [
                 PY,
                 "-c",
-                "import sys; from pathlib import Path; from ingest.catalog import Catalog; "
-                "from rag.lexical import BM25Index; d = Path(sys.argv[1]); "
+                "import sys; from pathlib import Path; from rag.storage.catalog import Catalog; "
+                "from rag.storage.lexical import BM25Index; d = Path(sys.argv[1]); "
                 "c = Catalog.open(d / 'catalog.sqlite3'); "
                 "BM25Index.build(((x.id, x.text) for x in c.chunks()), d)",
                 data,

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.documents import Chunk, ParsedDocument, QAPair, Section, qa_text
+from ingest.documents import ParsedDocument, QAPair, Section
 from rag.settings import ChunkSettings
+from rag.storage.records import Chunk, qa_text
 
 TokenCounter = Callable[[str], int]
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
-LOW_KEPT = 0.8  # files under this ratio are listed by the ingest summary and `rag status`
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,21 +35,6 @@ _LANGUAGES = ["eng"]
 logging.getLogger("unstructured").setLevel(logging.ERROR)
 use_rule_based_pipeline()
 
-SUPPORTED = {
-    ".md",
-    ".markdown",
-    ".mdx",
-    ".html",
-    ".htm",
-    ".txt",
-    ".text",
-    ".rst",
-    ".adoc",
-    ".asciidoc",
-    ".docx",
-    ".pdf",
-    ".jsonl",
-}
 _QA_KEYS = (("prompt", "completion"), ("question", "answer"), ("input", "output"))
 
 
@@ -164,53 +150,81 @@ class _Source:
     markup_only: bool = False  # nothing but front matter (a redirect stub): no content, not a failure
 
 
+def _markdown(path: Path, root: Path) -> _Source:
+    from unstructured.partition.md import partition_md
+
+    raw = _check_lines(read_text(path))
+    page = markdown.normalise(raw, path, root)
+    elements = partition_md(text=_separate_lists(page.text), languages=_LANGUAGES)
+    markup_only = bool(page.meta) and not kept.words(page.text)
+    # The kept ratio counts the partials' words too: they are the page's text.
+    reference = kept.markdown_plain(markdown.partials(raw, path, root)[0])
+    return _Source(elements, reference, page.title, list(page.notes), markup_only)
+
+
+def _html(path: Path, root: Path) -> _Source:
+    from unstructured.partition.html import partition_html
+
+    page = html.content(read_text(path))
+    reference = _check_lines(kept.html_plain(page))  # minified pages are one line; their text nodes are not
+    return _Source(partition_html(text=_unwrap_html(page), languages=_LANGUAGES), reference)
+
+
+def _text(path: Path, root: Path) -> _Source:
+    raw = _check_lines(read_text(path))
+    return _Source(_text_elements(raw), raw)
+
+
+def _rest(path: Path, root: Path) -> _Source:
+    from unstructured.partition.html import partition_html
+
+    raw = _check_lines(read_text(path))
+    try:
+        rendered, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
+    except rest.IncludeBomb as exc:
+        raise ParseError(str(exc)) from None
+    return _Source(partition_html(text=rendered, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
+
+
+def _asciidoc(path: Path, root: Path) -> _Source:
+    from unstructured.partition.html import partition_html
+
+    raw = _check_lines(read_text(path))
+    try:
+        rendered, title, notes = asciidoc.to_html(raw, path, root, frozenset(SUPPORTED))
+    except asciidoc.IncludeBomb as exc:
+        raise ParseError(str(exc)) from None
+    elements = partition_html(text=rendered, languages=_LANGUAGES)
+    return _Source(elements, kept.asciidoc_plain(raw), title, notes=notes)
+
+
+def _docx(path: Path, root: Path) -> _Source:
+    from unstructured.partition.docx import partition_docx
+
+    with path.open("rb") as handle:
+        data = handle.read()
+    _check_inflated(data)
+    return _Source(partition_docx(file=io.BytesIO(data), languages=_LANGUAGES))
+
+
+# The readers, by file suffix: a new format is a function from (file, ingested folder) to elements, added here.
+# PDFs (read page by page) and Q&A JSONL (pairs, not elements) have paths of their own in `parse_file`.
+READERS: dict[str, Callable[[Path, Path], _Source]] = {
+    **dict.fromkeys((".md", ".markdown", ".mdx"), _markdown),
+    **dict.fromkeys((".html", ".htm"), _html),
+    **dict.fromkeys((".txt", ".text"), _text),
+    ".rst": _rest,
+    **dict.fromkeys((".adoc", ".asciidoc"), _asciidoc),
+    ".docx": _docx,
+}
+SUPPORTED = {*READERS, ".pdf", ".jsonl"}
+
+
 def _partition(path: Path, suffix: str, root: Path) -> _Source:
-    if suffix in {".md", ".markdown", ".mdx"}:
-        from unstructured.partition.md import partition_md
-
-        raw = _check_lines(read_text(path))
-        page = markdown.normalise(raw, path, root)
-        elements = partition_md(text=_separate_lists(page.text), languages=_LANGUAGES)
-        markup_only = bool(page.meta) and not kept.words(page.text)
-        # The kept ratio counts the partials' words too: they are the page's text.
-        reference = kept.markdown_plain(markdown.partials(raw, path, root)[0])
-        return _Source(elements, reference, page.title, list(page.notes), markup_only)
-    if suffix in {".html", ".htm"}:
-        from unstructured.partition.html import partition_html
-
-        page = html.content(read_text(path))
-        reference = _check_lines(kept.html_plain(page))  # minified pages are one line; their text nodes are not
-        return _Source(partition_html(text=_unwrap_html(page), languages=_LANGUAGES), reference)
-    if suffix in {".txt", ".text"}:
-        raw = _check_lines(read_text(path))
-        return _Source(_text_elements(raw), raw)
-    if suffix == ".rst":
-        from unstructured.partition.html import partition_html
-
-        raw = _check_lines(read_text(path))
-        try:
-            rendered, notes = rest.to_html(raw, path, root, frozenset(SUPPORTED))
-        except rest.IncludeBomb as exc:
-            raise ParseError(str(exc)) from None
-        return _Source(partition_html(text=rendered, languages=_LANGUAGES), kept.rst_plain(raw), notes=notes)
-    if suffix in {".adoc", ".asciidoc"}:
-        from unstructured.partition.html import partition_html
-
-        raw = _check_lines(read_text(path))
-        try:
-            rendered, title, notes = asciidoc.to_html(raw, path, root, frozenset(SUPPORTED))
-        except asciidoc.IncludeBomb as exc:
-            raise ParseError(str(exc)) from None
-        elements = partition_html(text=rendered, languages=_LANGUAGES)
-        return _Source(elements, kept.asciidoc_plain(raw), title, notes=notes)
-    if suffix == ".docx":
-        from unstructured.partition.docx import partition_docx
-
-        with path.open("rb") as handle:
-            data = handle.read()
-        _check_inflated(data)
-        return _Source(partition_docx(file=io.BytesIO(data), languages=_LANGUAGES))
-    raise ParseError(f"unsupported file type {suffix}")
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise ParseError(f"unsupported file type {suffix}")
+    return reader(path, root)
 
 
 # unstructured drops the text of <details> (collapsible admonitions of MkDocs sites) and <figcaption>.

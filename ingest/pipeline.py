@@ -19,19 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.catalog import Catalog, chunk_metadata
 from ingest.chunk import Chunker
-from ingest.documents import Chunk
 from ingest.faults import checkpoint
-from ingest.kept import LOW_KEPT, kept_ratio
+from ingest.kept import kept_ratio
 from ingest.parse import SUPPORTED, NoContent, ParseError, parse_file
 from ingest.repair import Repair, keyword_index_ok, reconcile, sync_store
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
 from rag.errors import BusyError, EmbedderMismatchError, InputError, ModelError
-from rag.lexical import BM25Index
 from rag.settings import IngestSettings, Settings
-from rag.store import ChromaStore
+from rag.storage.catalog import LOW_KEPT, Catalog, chunk_metadata
+from rag.storage.lexical import BM25Index
+from rag.storage.records import Chunk
+from rag.storage.store import ChromaStore
 
 PIPELINE_VERSION = "14"  # bump when parsing or chunking changes, so unchanged files are re-chunked (not re-embedded)
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.catalog import Catalog
 from ingest.faults import checkpoint
 from rag.embed import Embedder
 from rag.errors import StoreError
-from rag.lexical import BM25Index
 from rag.settings import Settings
-from rag.store import ChromaStore
+from rag.storage.catalog import Catalog
+from rag.storage.lexical import BM25Index
+from rag.storage.store import ChromaStore
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.hits import Hit
-from rag.lexical import BM25Index
 from rag.settings import Settings
+from rag.storage.lexical import BM25Index
 
 _WORD = re.compile(r"[^\W_][\w'+#.-]*[^\W_]|[^\W_]", re.UNICODE)
 

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from rag.embed import Embedder, make_embedder
 from rag.errors import IndexMissingError
-from rag.lexical import BM25Index
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import ChromaStore
+from rag.storage.lexical import BM25Index
+from rag.storage.store import ChromaStore
 
 
 def open_catalog(settings: Settings):
     """The catalog, read-only. Reading commands never create a data directory: a mistyped --data-dir is an
     error that names the path."""
-    from ingest.catalog import Catalog
+    from rag.storage.catalog import Catalog
 
     path = settings.data_path / "catalog.sqlite3"
     if not path.is_file():

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.documents import join_answer, qa_piece
 from rag.errors import InputError
 from rag.files import write_atomically
 from rag.generate import ChatModel
@@ -22,6 +21,7 @@ from rag.hits import Hit
 from rag.messages import Message
 from rag.prompt import plain_messages, rag_messages, template
 from rag.retrieve import Retriever
+from rag.storage.records import join_answer, qa_piece
 
 FORMATS = ("chat", "prompt-completion")
 PC_SEPARATOR = "\n\n###\n\n"  # legacy prompt/completion guidance: a fixed separator ends every prompt

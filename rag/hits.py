@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.documents import qa_piece
+from rag.storage.records import qa_piece
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rag import evidence
 from rag.embed import Embedder
 from rag.errors import DamagedError, InputError
 from rag.hits import Hit
-from rag.intent import document_patterns, load_intents
-from rag.lexical import BM25Index
+from rag.intent import load_intents
 from rag.settings import RetrieveSettings
-from rag.store import StoredChunk, VectorStore
+from rag.storage.lexical import BM25Index
+from rag.storage.store import StoredChunk, VectorStore
 
 
 def to_hit(chunk: StoredChunk, rank_score: float | None = None) -> Hit:
@@ -211,87 +212,29 @@ class Retriever:
             # BM25 is scored over the whole index, so dense-only candidates get their keyword score too.
             bm25, position = bm25_scores
             top = float(bm25.max()) if bm25.size and bm25.max() > 0 else 1.0
-            weight = self.keyword_weight(dense) if s.fusion == "adaptive" else s.bm25_weight
+            weight = evidence.keyword_weight(dense, s) if s.fusion == "adaptive" else s.bm25_weight
             for chunk_id, hit in known.items():
                 keyword = float(bm25[position[chunk_id]]) / top if chunk_id in position else 0.0
                 fused[chunk_id] = hit.score + weight * keyword
-        for evidence in (
-            self.lead_evidence(known, vector),
-            self.title_evidence(known, query),
-            self.intent_evidence(known, query),
+        for lifts in (
+            self._lead(known, vector),
+            evidence.title(known, query, s.title_weight, self._lexical, self.cache.title_terms),
+            evidence.intent(known, query, s.intent_weight, self._intents),
         ):
-            for chunk_id, lift in evidence.items():
+            for chunk_id, lift in lifts.items():
                 fused[chunk_id] += lift
         ranked = sorted(fused, key=lambda i: -fused[i])
         return [ranked_as(known[i], fused[i]) for i in ranked]
 
-    def keyword_weight(self, dense: list[Hit]) -> float:
-        """The BM25 weight for this question, from how sure meaning alone is. When the best page's cosine
-        clearly beats the fifth page's (a paraphrased question on a corpus of distinct pages), keywords get
-        little say; when the cosines of many pages crowd together (many near-identical pages, or a question
-        whose words are names and codes), keywords decide more. No labels: only this question's own scores.
-        Measured on the quality table's choose half (benchmarks/quality.py): the worst corpus 0.680 -> 0.693."""
-        s = self._settings
-        best: dict[str, float] = {}
-        for hit in dense:
-            if hit.score > best.get(hit.source, -2.0):
-                best[hit.source] = hit.score
-        pages = sorted(best.values(), reverse=True)
-        if len(pages) < 2:
-            return s.bm25_weight
-        margin = pages[0] - pages[min(4, len(pages) - 1)]
-        scale = s.margin_reference / max(margin, 1e-3)
-        return s.bm25_weight * min(max(scale, 0.25), 2.5)
-
-    # -- document-level evidence: each returns the lift of the chunks it applies to ----------------------
-    def lead_evidence(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
-        """How well each document's lead chunk (title and introduction) matches: it lifts the page that is
-        about the question over pages that merely mention it."""
-        weight = self._settings.lead_weight
-        if not weight or self._catalog is None:
+    def _lead(self, known: dict[str, Hit], vector: np.ndarray) -> dict[str, float]:
+        if not self._settings.lead_weight or self._catalog is None:
             return {}
-        cache = self.cache.lead
-        if not cache:  # every document's lead vector, once: one query instead of one per question
+        lead = self.cache.lead
+        if not lead:  # every document's lead vector, once: one query instead of one per question
             with self.cache.loading:
-                if not cache:
-                    cache.update(self._catalog.lead_vectors(self._embedder.info.name))
-        lead = cache
-        out = {}
-        for chunk_id, hit in known.items():
-            vec = lead.get((hit.folder, hit.source))
-            # A Q&A record stands alone: the first pair of a Q&A file says nothing about the others.
-            if vec is not None and hit.kind != "qa":
-                out[chunk_id] = weight * float(np.dot(vec, vector))
-        return out
-
-    def title_evidence(self, known: dict[str, Hit], query: str) -> dict[str, float]:
-        """A question that contains every term of a document's title names that page ("Can I associate a Git
-        repository with my SageMaker notebook instance?" -> "Associate Git Repositories with SageMaker Notebook
-        Instances"). Titles of fewer than three terms ("Amazon GuardDuty") are contained in too many questions."""
-        weight = self._settings.title_weight
-        if not weight or self._lexical is None:
-            return {}
-        asked = self._lexical.terms([query])[0]
-        titles = {h.id: h.page_title for h in known.values()}
-        cache = self.cache.title_terms
-        new = sorted(set(titles.values()) - cache.keys())
-        for title, words in zip(new, self._lexical.terms(new), strict=True):
-            cache[title] = words
-        named = {t for t in set(titles.values()) if len(cache[t]) >= 3 and cache[t] <= asked}
-        return {chunk_id: weight for chunk_id, title in titles.items() if title in named}
-
-    def intent_evidence(self, known: dict[str, Hit], query: str) -> dict[str, float]:
-        """The question asks for a kind of page (a limit -> the quotas page): lift the documents of that kind."""
-        patterns = document_patterns(self._intents, query)
-        if not patterns:
-            return {}
-        weight = self._settings.intent_weight
-        return {
-            chunk_id: weight
-            for chunk_id, hit in known.items()
-            # Both names of the document: a quotas page may say so in its heading or only in its file name.
-            if any(p.search(f"{hit.first_heading} {hit.file_words}") for p in patterns)
-        }
+                if not lead:
+                    lead.update(self._catalog.lead_vectors(self._embedder.info.name))
+        return evidence.lead(known, vector, self._settings.lead_weight, lead)
 
     def _from_catalog(
         self, ids: list[str], vector: np.ndarray, rank_scores: dict[str, float], cosine: dict[str, float] | None = None

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from ingest.catalog import Catalog
 from ingest.pipeline import ingest_folder
 from rag.settings import load_settings
-from rag.store import ChromaStore
+from rag.storage.catalog import Catalog
+from rag.storage.store import ChromaStore
 from tests.conftest import KB
 
 

@@ -29,7 +29,7 @@ def test_an_answer_of_several_chunks_round_trips_exactly(cli, tmp_path, embedder
     data = tmp_path / "d"
     assert cli("ingest", docs, "--quiet", "--data-dir", data)[0] == 0
 
-    from ingest.catalog import Catalog
+    from rag.storage.catalog import Catalog
 
     catalog = Catalog(data / "catalog.sqlite3", readonly=True)
     chunks = list(catalog.chunks())

@@ -166,8 +166,8 @@ def test_a_question_that_names_a_page_by_its_title_lifts_that_page(cli, kb_data,
 
 
 def test_rrf_fusion_ranks_and_survives_a_stale_keyword_index(cli, kb_copy, monkeypatch):
-    from ingest.catalog import Catalog
-    from rag.lexical import BM25Index
+    from rag.storage.catalog import Catalog
+    from rag.storage.lexical import BM25Index
 
     catalog = Catalog(kb_copy / "catalog.sqlite3", readonly=True)
     pairs = [(c.id, c.text) for c in catalog.chunks()]

@@ -30,7 +30,7 @@ class Site:
         self.settings = load_settings(environ={}, overrides={"data_dir": str(data)})
         self.report = report
         self.retriever = open_retriever(self.settings, embedder)
-        from ingest.catalog import Catalog
+        from rag.storage.catalog import Catalog
 
         catalog = Catalog(data / "catalog.sqlite3", readonly=True)
         self.chunks = list(catalog.chunks())

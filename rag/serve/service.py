@@ -24,12 +24,12 @@ from rag.errors import BusyError, InputError, PermissionDeniedError
 from rag.followup import Followup, standalone
 from rag.generate import OpenAIChat
 from rag.keys import KeyStore
-from rag.lexical import INDEX_DIR, BM25Index
 from rag.messages import Message
 from rag.retrieve import Hit, LookupCache, Retriever
 from rag.settings import EmbedderSettings, Settings
 from rag.status import index_status
-from rag.store import read_afresh
+from rag.storage.lexical import INDEX_DIR, BM25Index
+from rag.storage.store import read_afresh
 
 
 @dataclass

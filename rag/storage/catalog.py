@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.documents import Chunk
-from ingest.kept import LOW_KEPT
 from rag.errors import DamagedError, ModelError
+from rag.storage.records import Chunk
+
+LOW_KEPT = 0.8  # files whose chunks keep less of their words are listed by the ingest summary and `rag status`
 
 
 def usable(vector: np.ndarray) -> bool:
