@@ -53,11 +53,11 @@ def swap_directory(built: Path, target: Path) -> None:
     """Put the fully written folder `built` in place of `target`; the old one is removed after. Where the system
     can, in one step (a reader never finds no index); else by two renames, the old folder under a fresh name
     (a leftover of a killed run never blocks the next swap)."""
+    for leftover in target.parent.glob(f".{target.name}-old-*"):  # of a run killed mid-swap: only garbage
+        shutil.rmtree(leftover, ignore_errors=True)
     if target.is_dir() and _exchange(built, target):
         shutil.rmtree(built, ignore_errors=True)  # `built` holds the old index now
         return
-    for leftover in target.parent.glob(f".{target.name}-old-*"):  # of a run killed mid-swap: only garbage
-        shutil.rmtree(leftover, ignore_errors=True)
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
     if target.exists():
         os.replace(target, old / target.name)
