@@ -26,6 +26,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_RUN = [0]  # which run this is: distinct questions never repeat across runs either
+
+
+def _numbered(body: dict, n: int) -> dict:
+    tag = f" (#{_RUN[0]}-{n})"
+    if "query" in body:
+        return {**body, "query": body["query"] + tag}
+    return {**body, "messages": [{**body["messages"][0], "content": body["messages"][0]["content"] + tag}]}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,7 +49,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(url: str, path: str, bodies: list[dict], clients: int, total: int) -> dict:
+def run(url: str, path: str, bodies: list[dict], clients: int, total: int, distinct: bool = False) -> dict:
+    """`distinct`: every request's question differs (a counter is appended), so the server's cache of
+    question embeddings never answers: the cost of a question never seen before."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -54,7 +66,10 @@ def run(url: str, path: str, bodies: list[dict], clients: int, total: int) -> di
                 if n is None:
                     return
                 t0 = time.perf_counter()
-                response = http.post(path, json=bodies[n % len(bodies)])
+                body = bodies[n % len(bodies)]
+                if distinct:
+                    body = _numbered(body, n)
+                response = http.post(path, json=body)
                 elapsed = (time.perf_counter() - t0) * 1000
                 ok = response.status_code == 200
                 with lock:
@@ -93,6 +108,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per (endpoint, clients) cell")
     parser.add_argument("--long", type=int, default=10_000, help="search requests of the memory run (4 clients)")
     parser.add_argument("--threads", type=int, default=0, help="embedder.threads of the server (0: one per core)")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every question different (its embedding never cached); default: the questions in turn, as a team asks",
+    )
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in args.queries.read_text().splitlines() if line.strip()]
     port = free_port()
@@ -118,7 +138,8 @@ def main() -> None:
         print(f"{head[0]:<22}" + "".join(f"{h:>9}" for h in head[1:]))
         for path, bodies in (("/v1/search", searches), ("/v1/chat/completions", chats)):
             for clients in (1, 4, 16):
-                r = run(url, path, bodies, clients, args.requests)
+                _RUN[0] += 1
+                r = run(url, path, bodies, clients, args.requests, args.distinct)
                 cells = (r["clients"], r["requests"], r["errors"], r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"])
                 print(f"{path:<22}" + "".join(f"{c:>9}" for c in cells), flush=True)
         if args.long:
