@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.app import ingest, open_retriever  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.evaluate import load_queries, run_queries, score  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from rag.wiring import ingest, open_retriever  # noqa: E402
 
 DATA = Path(__file__).parent / ".data"
 

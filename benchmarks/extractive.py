@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.app import open_retriever  # noqa: E402
 from rag.compare import normalise_tokens, token_f1  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.evaluate import load_queries  # noqa: E402
 from rag.extract import LABEL as EXTRACTIVE_LABEL  # noqa: E402
 from rag.extract import extractive_answer  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from rag.wiring import open_retriever  # noqa: E402
 
 DATA = Path(__file__).parent / ".data"
 

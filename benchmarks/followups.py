@@ -16,11 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.app import ingest, open_retriever  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.followup import standalone  # noqa: E402
 from rag.messages import Message  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from rag.wiring import ingest, open_retriever  # noqa: E402
 
 
 def main() -> None:

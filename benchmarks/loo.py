@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.app import open_retriever  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.evaluate import load_queries, ndcg  # noqa: E402
 from rag.memo import MemoRetriever  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.tune import GRID  # noqa: E402
+from rag.wiring import open_retriever  # noqa: E402
 
 DATA = Path(__file__).parent / ".data"
 

@@ -32,11 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.abstain import judge  # noqa: E402
-from rag.app import ingest, open_retriever  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.evaluate import LabelledQuery, load_queries, ndcg  # noqa: E402
 from rag.memo import MemoRetriever  # noqa: E402
 from rag.settings import Settings, load_settings  # noqa: E402
+from rag.wiring import ingest, open_retriever  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / ".data"

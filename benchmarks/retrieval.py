@@ -19,10 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.peers import BM25Documents, NaiveDense  # noqa: E402
-from rag.app import ingest, open_retriever  # noqa: E402
 from rag.embed import make_embedder  # noqa: E402
 from rag.evaluate import load_queries, run_queries, score, worst_misses  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from rag.wiring import ingest, open_retriever  # noqa: E402
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.app import open_retriever  # noqa: E402
 from rag.evaluate import load_queries, run_queries, score  # noqa: E402
 from rag.memo import MemoRetriever  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from rag.wiring import open_retriever  # noqa: E402
 
 
 def main() -> None:

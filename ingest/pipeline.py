@@ -6,7 +6,6 @@ leaves a `dirty` mark; the next run reconciles Chroma from the catalog (no re-em
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import queue
@@ -22,11 +21,12 @@ import numpy as np
 from ingest.chunk import Chunker
 from ingest.faults import checkpoint
 from ingest.kept import kept_ratio
+from ingest.lock import IngestLock
 from ingest.parse import SUPPORTED, NoContent, ParseError, parse_file
 from ingest.repair import Repair, keyword_index_ok, reconcile, sync_store
 from ingest.walk import FoundFile, walk_folder
 from rag.embed import Embedder
-from rag.errors import BusyError, EmbedderMismatchError, InputError, ModelError
+from rag.errors import EmbedderMismatchError, InputError, ModelError
 from rag.settings import IngestSettings, Settings
 from rag.storage.catalog import LOW_KEPT, Catalog, chunk_metadata
 from rag.storage.lexical import BM25Index
@@ -98,38 +98,6 @@ class ProgressEvent:
 
 
 Progress = Callable[[ProgressEvent], None]
-
-
-class IngestLock:
-    """One writer per data directory: a second ingest fails fast with a clear message."""
-
-    def __init__(self, data_dir: Path):
-        self._path = data_dir / "ingest.lock"
-        self._handle = None
-
-    def __enter__(self) -> IngestLock:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self._path.open("a+")
-        except (FileExistsError, NotADirectoryError):
-            raise InputError(
-                f"the data directory {self._path.parent} is a file; pass a folder with --data-dir"
-            ) from None
-        except OSError as exc:
-            raise InputError(f"cannot write to the data directory {self._path.parent}: {exc.strerror}") from None
-        try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._handle.close()
-            raise BusyError(
-                f"another `rag ingest` is writing to {self._path.parent}; wait for it to finish and run again"
-            ) from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._handle:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
 
 
 def folder_key(folder: Path) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.faults import checkpoint
+from ingest.lock import IngestLock
 from rag.embed import Embedder
 from rag.errors import StoreError
 from rag.settings import Settings
@@ -144,7 +145,6 @@ def keyword_index_ok(data_dir: Path, catalog: Catalog) -> bool:
 
 def repair(settings: Settings, embedder: Embedder) -> Repair:
     """`rag repair`: probe the store, set it aside if damaged, refill it and rebuild BM25 from the catalog."""
-    from ingest.pipeline import IngestLock
 
     data_dir = settings.data_path
     with IngestLock(data_dir):

@@ -8,7 +8,7 @@ from rag.settings import Settings
 def index_status(settings: Settings) -> dict:
     """Documents, chunks, per-folder last ingest, failures, low kept ratios and notes; the embedder that filled
     the index, its collection and data directory."""
-    from rag.app import open_catalog
+    from rag.wiring import open_catalog
 
     catalog = open_catalog(settings)
     try:

@@ -19,10 +19,10 @@ sys.path.insert(0, str(ROOT))
 import uvicorn  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from rag.app import ingest  # noqa: E402
 from rag.serve.app import create_app  # noqa: E402
 from rag.serve.service import Service  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
+from rag.wiring import ingest  # noqa: E402
 
 
 def main() -> None:

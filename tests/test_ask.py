@@ -165,7 +165,7 @@ def test_tokens_are_shown_as_they_arrive_not_after_the_answer(openai_env, settin
     import threading
 
     from rag.answer import ask
-    from rag.app import open_retriever
+    from rag.wiring import open_retriever
 
     openai_env.hold_last = threading.Event()
     shown: list[str] = []

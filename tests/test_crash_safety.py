@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from ingest.pipeline import IngestLock
-from rag.app import open_retriever
 from rag.settings import load_settings
 from rag.storage.store import ChromaStore
+from rag.wiring import open_retriever
 
 TOPICS = ["router", "printer", "invoice", "password", "laptop", "vpn", "mailbox", "phone", "mesh", "modem"]
 QUERIES = ["restart the router and wait", "printer profile settings page", "mailbox guide case 7"]

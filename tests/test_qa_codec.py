@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from rag.app import open_retriever
 from rag.settings import load_settings
+from rag.wiring import open_retriever
 
 QUESTION = "How do I move my mailbox, contacts and calendar from another provider to Northwind Mail?"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from rag.app import open_retriever
 from rag.retrieve import LookupCache, Retriever
 from rag.storage.lexical import BM25Index
+from rag.wiring import open_retriever
 
 
 def test_an_entry_evicted_between_check_and_read_is_not_an_error(settings_for, embedder):

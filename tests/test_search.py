@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag.app import open_retriever
+from rag.wiring import open_retriever
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import IngestReport, ingest_folder
-from rag.app import open_retriever
 from rag.settings import load_settings
+from rag.wiring import open_retriever
 from tests.conftest import ROOT
 
 SITES = ROOT / "tests" / "fixtures" / "sites"

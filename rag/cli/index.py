@@ -52,8 +52,8 @@ def add_parsers(command, remote: argparse.ArgumentParser, retriever: argparse.Ar
 
 
 def cmd_ingest(args, settings) -> int:
-    from rag.app import ingest
     from rag.progress import ProgressPrinter
+    from rag.wiring import ingest
 
     progress = None if (args.quiet or args.json or args.dry_run) else ProgressPrinter()
     try:
@@ -160,8 +160,8 @@ def cmd_config(args, settings) -> int:
 
 def cmd_repair(args, settings) -> int:
     from ingest.repair import repair
-    from rag.app import open_catalog
     from rag.embed import make_embedder
+    from rag.wiring import open_catalog
 
     open_catalog(settings).close()  # a missing or damaged catalog is reported, never created
     done = repair(settings, make_embedder(settings.embedder))
@@ -174,8 +174,8 @@ def cmd_repair(args, settings) -> int:
 
 def cmd_forget(args, settings) -> int:
     from ingest.pipeline import forget_folder
-    from rag.app import open_catalog
     from rag.embed import make_embedder
+    from rag.wiring import open_catalog
 
     open_catalog(settings).close()  # nothing ingested: say so, create nothing
     report = forget_folder(settings, Path(args.folder), make_embedder(settings.embedder))

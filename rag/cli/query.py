@@ -66,7 +66,7 @@ def add_parsers(command, remote: argparse.ArgumentParser, retriever: argparse.Ar
 
 
 def cmd_search(args, settings) -> int:
-    from rag.app import open_retriever
+    from rag.wiring import open_retriever
 
     remote = remote_from(args)
     if remote:
@@ -86,8 +86,8 @@ def cmd_search(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
-    from rag.app import open_retriever, ranker
     from rag.evaluate import load_queries, run_queries, score, worst_misses
+    from rag.wiring import open_retriever, ranker
 
     queries = load_queries(Path(args.queries))
     retriever = open_retriever(settings)
@@ -129,10 +129,10 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_tune(args, settings) -> int:
-    from rag.app import open_retriever
     from rag.evaluate import load_queries
     from rag.files import write_atomically
     from rag.tune import tune
+    from rag.wiring import open_retriever
 
     if args.folds < 2:
         from rag.errors import InputError
@@ -207,7 +207,7 @@ def print_token(token: str) -> None:
 
 def cmd_ask(args, settings) -> int:
     from rag.answer import ask
-    from rag.app import open_retriever
+    from rag.wiring import open_retriever
 
     remote = remote_from(args)
     if remote:
@@ -263,10 +263,10 @@ def cmd_ask(args, settings) -> int:
 
 def cmd_chat(args, settings) -> int:
     from rag.answer import ask, resolve_model
-    from rag.app import open_retriever
     from rag.followup import standalone
     from rag.generate import OpenAIChat
     from rag.messages import Message
+    from rag.wiring import open_retriever
 
     retriever = open_retriever(settings)
     notice(retriever.notice)

@@ -99,7 +99,6 @@ def _chat(settings, choice: str):
 
 
 def cmd_export(args, settings) -> int:
-    from rag.app import open_catalog, open_retriever
     from rag.export import (
         answered_examples,
         generated_examples,
@@ -108,6 +107,7 @@ def cmd_export(args, settings) -> int:
         read_questions,
         write_export,
     )
+    from rag.wiring import open_catalog, open_retriever
 
     catalog = open_catalog(settings)
     k = args.k or settings.retrieve.k
@@ -288,9 +288,9 @@ def cmd_log(args, settings) -> int:
 
 def cmd_compare(args, settings) -> int:
     from rag.answer import MODES, ask, resolve_model
-    from rag.app import open_retriever
     from rag.compare import run_compare, to_json, to_markdown
     from rag.evaluate import load_queries
+    from rag.wiring import open_retriever
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.answer import Answer, ask
-from rag.app import open_catalog, open_retriever
 from rag.embed import Embedder, make_embedder
 from rag.errors import BusyError, InputError, PermissionDeniedError
 from rag.followup import Followup, standalone
@@ -30,6 +29,7 @@ from rag.settings import EmbedderSettings, Settings
 from rag.status import index_status
 from rag.storage.lexical import INDEX_DIR, BM25Index
 from rag.storage.store import read_afresh
+from rag.wiring import open_catalog, open_retriever
 
 
 @dataclass
