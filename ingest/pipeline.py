@@ -29,7 +29,7 @@ from rag.embed import Embedder
 from rag.errors import EmbedderMismatchError, InputError, ModelError
 from rag.settings import IngestSettings, Settings
 from rag.storage.catalog import LOW_KEPT, Catalog, chunk_metadata
-from rag.storage.lexical import BM25Index
+from rag.storage.lexical import DELTA_MIN, DELTA_SHARE, BM25Index
 from rag.storage.records import Chunk
 from rag.storage.store import ChromaStore
 
@@ -224,15 +224,23 @@ def ingest_folder(
                 store, fixed, beside = ChromaStore.beside(settings, embedder.info, catalog.owner()), Repair(), True
             if rebuild:
                 known = {path: replace(record, hash="") for path, record in known.items()}  # every file again
-            report = _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started)
+            index_ok = keyword_index_ok(data_dir, catalog)  # before this run changes the catalog
+            changes = _Changes(limit=max(DELTA_MIN, int(DELTA_SHARE * catalog.chunk_count())))
+            report = _run(
+                settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started, changes
+            )
             if beside:
                 sync_store(catalog, store, embedder)  # the other folders' chunks, for the new collection too
                 checkpoint("before-promote")
                 store.promote(settings)
             changed = report.added or report.updated or report.removed
-            if changed or suspect or rebuild or fixed.changed or not keyword_index_ok(data_dir, catalog):
+            if changed or suspect or rebuild or fixed.changed or not index_ok:
                 checkpoint("before-bm25")
-                BM25Index.build(((c.id, c.text) for c in catalog.chunks()), data_dir)
+                # A small change to a sound index is a delta beside it (seconds at a million chunks); anything
+                # else, or a delta grown too large, rebuilds the index from the catalog.
+                small = index_ok and changes.written is not None and not (suspect or rebuild or fixed.changed)
+                if not (small and BM25Index.update(data_dir, changes.written, changes.gone)):
+                    BM25Index.build(((c.id, c.text) for c in catalog.chunks()), data_dir)
             catalog.set_meta("dirty", "0")
             return replace(
                 report, seconds=time.perf_counter() - started, repaired=fixed.summary() if fixed.changed else ""
@@ -315,7 +323,25 @@ def _dry_run(walk, known, removed, key, settings, embedder, started) -> IngestRe
     )
 
 
-def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started) -> IngestReport:
+@dataclass
+class _Changes:
+    """What a run wrote and removed, for the keyword index's delta. Past `limit` chunks written, the texts are
+    not kept (the index is rebuilt instead): a first ingest never holds every chunk's text at once."""
+
+    limit: int
+    written: list[tuple[str, str]] | None = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+
+    def wrote(self, chunks: list[Chunk]) -> None:
+        if self.written is not None:
+            self.written += [(c.id, c.text) for c in chunks]
+            if len(self.written) > self.limit:
+                self.written = None
+
+
+def _run(
+    settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started, changes: _Changes
+) -> IngestReport:
     chunker = Chunker(settings.chunk, embedder.count_tokens, embedder.max_tokens)
     model = embedder.info.name
     added: list[str] = []
@@ -366,6 +392,8 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
         )
         checkpoint("catalog-committed")
         stale = set().union(*old_ids.values()) - {c.id for c in all_chunks}
+        changes.gone |= stale
+        changes.wrote(all_chunks)
         if stale:
             store.delete(sorted(stale))
         if all_chunks:
@@ -408,6 +436,7 @@ def _run(settings, folder, key, walk, known, removed, catalog, store, embedder, 
     flush()
     if removed:
         stale = set().union(*(catalog.file_chunk_ids(key, p) for p in removed))
+        changes.gone |= stale
         catalog.remove_files(key, removed)
         checkpoint("files-removed")
         store.delete(sorted(stale))

@@ -27,7 +27,7 @@ from rag.messages import Message
 from rag.retrieve import Hit, LookupCache, Retriever
 from rag.settings import EmbedderSettings, Settings
 from rag.status import index_status
-from rag.storage.lexical import INDEX_DIR, BM25Index
+from rag.storage.lexical import DELTA_FILE, INDEX_DIR, BM25Index
 from rag.storage.store import read_afresh
 from rag.wiring import open_catalog, open_retriever
 
@@ -87,11 +87,16 @@ class Service:
 
     # -- the index, reloaded when an ingest swapped in a new one ---------------------------------------
     def _index_version(self) -> tuple:
-        try:
-            info = os.stat(self.settings.data_path / INDEX_DIR / "ids.json")
-            return (info.st_ino, info.st_mtime_ns)
-        except OSError:
-            return ()
+        """Changes whenever an ingest changed the index: the keyword index's files (rebuilt whole, or a delta
+        written beside it) say so."""
+        version: tuple = ()
+        for name in ("ids.json", DELTA_FILE):
+            try:
+                info = os.stat(self.settings.data_path / INDEX_DIR / name)
+                version += (info.st_ino, info.st_mtime_ns)
+            except OSError:
+                version += (None,)
+        return version if version[0] is not None else ()
 
     def retriever(self) -> Retriever:
         """This thread's retriever, on the current index (a swap by an ingest is picked up here)."""
