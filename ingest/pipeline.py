@@ -339,11 +339,73 @@ class _Changes:
                 self.written = None
 
 
+class _Writer:
+    """Writes prepared files in batches: embed what the cache lacks, commit to the catalog, then the store.
+    Nothing of a batch is written when its embedding fails."""
+
+    def __init__(self, catalog: Catalog, store: ChromaStore, embedder: Embedder, key: str, changes: _Changes):
+        self.catalog, self.store, self.embedder, self.key, self.changes = catalog, store, embedder, key, changes
+        self.pending: list[_Prepared] = []
+        self.written = 0  # chunks written
+        self.embedded = 0  # chunks sent to the embedder
+
+    @property
+    def pending_chunks(self) -> int:
+        return sum(len(p.chunks) for p in self.pending)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        try:
+            return self.embedder.embed(texts)
+        except ModelError as exc:
+            # Nothing of this batch is written (the catalog commits after embedding): say which files wait for
+            # the next run, and keep everything committed before.
+            names = [p.found.source for p in self.pending]
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise ModelError(
+                f"{exc}; not written this run: {shown} (the files before them are; run the ingest again)"
+            ) from None
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        catalog, key, model = self.catalog, self.key, self.embedder.info.name
+        all_chunks = [c for p in self.pending for c in p.chunks]
+        cache = catalog.cached_vectors(model, [c.content_hash for c in all_chunks])
+        todo = {c.content_hash: c.text for c in all_chunks if c.content_hash not in cache}
+        fresh: dict[str, np.ndarray] = {}
+        if todo:
+            fresh = dict(zip(todo.keys(), self._embed(list(todo.values())), strict=False))
+            self.embedded += len(todo)
+        vectors_by_hash = {**cache, **fresh}
+        old_ids = {p.found.source: catalog.file_chunk_ids(key, p.found.source) for p in self.pending}
+        catalog.commit_files(
+            key,
+            model,
+            [(p.found.source, p.digest, p.size, p.chunks, p.title, p.kept, p.notes) for p in self.pending],
+            fresh,
+        )
+        checkpoint("catalog-committed")
+        stale = set().union(*old_ids.values()) - {c.id for c in all_chunks}
+        self.changes.gone |= stale
+        self.changes.wrote(all_chunks)
+        if stale:
+            self.store.delete(sorted(stale))
+        if all_chunks:
+            self.store.upsert(
+                [c.id for c in all_chunks],
+                np.stack([vectors_by_hash[c.content_hash] for c in all_chunks]),
+                [c.text for c in all_chunks],
+                [chunk_metadata(c, key, p.title) for p in self.pending for c in p.chunks],
+            )
+        checkpoint("store-written")
+        self.written += len(all_chunks)
+        self.pending.clear()
+
+
 def _run(
     settings, folder, key, walk, known, removed, catalog, store, embedder, progress, started, changes: _Changes
 ) -> IngestReport:
     chunker = Chunker(settings.chunk, embedder.count_tokens, embedder.max_tokens)
-    model = embedder.info.name
     added: list[str] = []
     updated: list[str] = []
     failed: list[tuple[str, str]] = [
@@ -356,56 +418,8 @@ def _run(
     low_kept: list[tuple[str, float]] = []
     notes: list[tuple[str, str]] = []
     unchanged = 0
-    written = 0
-    embedded = 0
     done_files = 0
-    pending: list[_Prepared] = []
-
-    def flush() -> None:
-        nonlocal written, embedded
-        if not pending:
-            return
-        all_chunks = [c for p in pending for c in p.chunks]
-        cache = catalog.cached_vectors(model, [c.content_hash for c in all_chunks])
-        todo = {c.content_hash: c.text for c in all_chunks if c.content_hash not in cache}
-        fresh: dict[str, np.ndarray] = {}
-        if todo:
-            try:
-                vectors = embedder.embed(list(todo.values()))
-            except ModelError as exc:
-                # Nothing of this batch is written (the catalog commits after embedding): say which files
-                # wait for the next run, and keep everything committed before.
-                names = [p.found.source for p in pending]
-                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-                raise ModelError(
-                    f"{exc}; not written this run: {shown} (the files before them are; run the ingest again)"
-                ) from None
-            fresh = dict(zip(todo.keys(), vectors, strict=False))
-            embedded += len(todo)
-        vectors_by_hash = {**cache, **fresh}
-        old_ids = {p.found.source: catalog.file_chunk_ids(key, p.found.source) for p in pending}
-        catalog.commit_files(
-            key,
-            model,
-            [(p.found.source, p.digest, p.size, p.chunks, p.title, p.kept, p.notes) for p in pending],
-            fresh,
-        )
-        checkpoint("catalog-committed")
-        stale = set().union(*old_ids.values()) - {c.id for c in all_chunks}
-        changes.gone |= stale
-        changes.wrote(all_chunks)
-        if stale:
-            store.delete(sorted(stale))
-        if all_chunks:
-            store.upsert(
-                [c.id for c in all_chunks],
-                np.stack([vectors_by_hash[c.content_hash] for c in all_chunks]),
-                [c.text for c in all_chunks],
-                [chunk_metadata(c, key, p.title) for p in pending for c in p.chunks],
-            )
-        checkpoint("store-written")
-        written += len(all_chunks)
-        pending.clear()
+    writer = _Writer(catalog, store, embedder, key, changes)
 
     salt = _salt(settings, embedder)
     items = (_prepare(f, known, key, chunker, settings.ingest, salt, folder) for f in walk.files)
@@ -427,13 +441,13 @@ def _run(
             if prepared.kept is not None and prepared.kept < LOW_KEPT:
                 low_kept.append((source, prepared.kept))
             notes += [(source, note) for note in prepared.notes]
-            pending.append(prepared)
-            if sum(len(p.chunks) for p in pending) >= settings.ingest.batch_chunks:
-                flush()
+            writer.pending.append(prepared)
+            if writer.pending_chunks >= settings.ingest.batch_chunks:
+                writer.flush()
         if progress:
-            chunks_so_far = written + sum(len(p.chunks) for p in pending)
+            chunks_so_far = writer.written + writer.pending_chunks
             progress(ProgressEvent(done_files, len(walk.files), chunks_so_far, time.perf_counter() - started))
-    flush()
+    writer.flush()
     if removed:
         stale = set().union(*(catalog.file_chunk_ids(key, p) for p in removed))
         changes.gone |= stale
@@ -451,9 +465,9 @@ def _run(
         removed=removed,
         failed=tuple(failed),
         skipped=tuple(skipped),
-        chunks=written,
+        chunks=writer.written,
         total_chunks=total,
-        embedded=embedded,
+        embedded=writer.embedded,
         seconds=seconds,
         low_kept=tuple(low_kept),
         notes=tuple(notes),
