@@ -147,7 +147,18 @@ def main() -> None:
     ]
     questions = (questions * (args.questions // max(len(questions), 1) + 1))[: args.questions]
     questions = [f"{q} ({n})" for n, q in enumerate(questions)]  # distinct: the question cache never answers
-    print(f"source {args.source} ({per_copy} chunks a copy); embeddings from a stand-in at {fake.url}")
+    from rag.embed import make_embedder
+    from rag.settings import load_settings
+
+    stand_in = make_embedder(load_settings(environ=env).embedder)
+    t0 = time.perf_counter()
+    for q in questions[:20]:
+        stand_in.embed([q])
+    model_ms = (time.perf_counter() - t0) * 1000 / 20
+    print(
+        f"source {args.source} ({per_copy} chunks a copy); embeddings from a stand-in at {fake.url} "
+        f"({model_ms:.1f} ms a question: part of every search below)"
+    )
     head = (
         f"{'chunks':>9}{'files':>8}{'ingest/s':>9}{'peak MB':>8}{'KB/chunk':>9}{'no-op s':>8}{'1 file s':>9}"
         f"{'bm25 s':>7}{'serve s':>8}{'serve MB':>9}{'p50 ms':>7}{'p95 ms':>7}"
