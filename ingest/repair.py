@@ -24,7 +24,7 @@ from rag.errors import StoreError
 from rag.settings import Settings
 from rag.storage.catalog import Catalog
 from rag.storage.lexical import BM25Index
-from rag.storage.store import ChromaStore
+from rag.storage.store import ChromaStore, read_afresh
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,12 @@ def probe_store(settings: Settings) -> bool:
     return result.returncode == 0
 
 
-def set_aside(path: Path) -> str:
+def set_aside(path: Path, settings: Settings) -> str:
     if not path.exists():
         return ""
     target = path.with_name(f"{path.name}.damaged-{int(time.time())}")
     os.replace(path, target)
+    read_afresh(settings)  # this process may hold Chroma's state of the moved folder: the next client starts clean
     return str(target)
 
 
@@ -92,13 +93,13 @@ def writable_store(settings: Settings, embedder: Embedder, probe: bool, owner: s
     moved = ""
     persistent = settings.store.mode == "persistent"
     if probe and persistent and not probe_store(settings):
-        moved = set_aside(settings.data_path / "chroma")
+        moved = set_aside(settings.data_path / "chroma", settings)
     try:
         return ChromaStore(settings, embedder.info, create=True, owner=owner), moved
     except StoreError as exc:
         if not persistent or moved or "another data directory" in str(exc):
             raise
-    moved = set_aside(settings.data_path / "chroma")
+    moved = set_aside(settings.data_path / "chroma", settings)
     return ChromaStore(settings, embedder.info, create=True, owner=owner), moved
 
 
@@ -131,11 +132,25 @@ def reconcile(settings: Settings, catalog: Catalog, embedder: Embedder, *, suspe
     """Open the store for writing and make it equal to the catalog when it is not (or `suspect`: the last
     run did not finish)."""
     store, moved = writable_store(settings, embedder, probe=suspect, owner=catalog.owner())
+    if not (suspect or moved) and not _answers(store):
+        # A store that counts right but cannot answer (damaged HNSW files: Chroma raises when it reads them)
+        # is probed in a child process and set aside, as after a crash.
+        store, moved = writable_store(settings, embedder, probe=True, owner=catalog.owner())
     if not (suspect or moved) and store.count() == catalog.chunk_count():
         return store, Repair()
     checkpoint("reconcile")
     added, removed, embedded = sync_store(catalog, store, embedder)
     return store, Repair(moved, added, removed, embedded)
+
+
+def _answers(store: ChromaStore) -> bool:
+    """Whether the store answers a query (a cheap check in this process; a crash-level fault needs the probe)."""
+    dimension = store.embedder.dimension
+    try:
+        store.nearest(np.full(dimension, dimension**-0.5, dtype=np.float32), 1)
+        return True
+    except Exception:  # whatever a damaged segment raises (InternalError, a backfill error)
+        return False
 
 
 def keyword_index_ok(data_dir: Path, catalog: Catalog) -> bool:

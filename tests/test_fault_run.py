@@ -234,3 +234,46 @@ def test_ask_server_rejects_events_without_choices_and_hides_url_passwords(cli, 
     assert code == 3 and "invalid response" in err and "unexpected" not in err
     code, _, err = cli("status", "--server", "http://admin:hunter2pass@127.0.0.1:9", "--data-dir", tmp_path / "none")
     assert code == 3 and "cannot reach" in err and "hunter2pass" not in err
+
+
+def test_damaged_hnsw_files_are_noticed_by_a_plain_ingest(tmp_path, fake_openai):
+    """A store that counts right but cannot answer (its HNSW files garbled) is set aside and refilled from the
+    catalog by the next ingest; a search before that says what to run. Each command runs as its own process,
+    as a user runs them (a process keeps Chroma's state of a directory in memory). Embeddings from the local
+    fake server: 1,100 chunks are needed for Chroma to write HNSW files at all."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(
+        OPENAI_BASE_URL=fake_openai.url,
+        OPENAI_API_KEY="sk-test",
+        RAG_EMBEDDER_PROVIDER="openai",
+        RAG_EMBEDDER_DIMENSION="64",
+        RAG_LOG_ENABLED="false",
+    )
+
+    def rag(*args) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "rag", *map(str, args)], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(1100):
+        (docs / f"case-{n}.txt").write_text(f"Restart the modem for case {n} and wait for light {n % 7}.\n")
+    data = tmp_path / "d"
+    question = ("search", "restart the modem for case 7", "--data-dir", data, "--retriever", "dense", "--json")
+    assert rag("ingest", docs, "--data-dir", data, "--quiet").returncode == 0
+    assert rag(*question).returncode == 0
+    garbled = [p for p in sorted(data.glob("chroma/*/*.bin")) if p.stat().st_size]
+    assert garbled  # past Chroma's sync threshold: the HNSW index is on disk
+    for p in garbled:
+        p.write_bytes(os.urandom(p.stat().st_size))
+    broken = rag(*question)
+    assert broken.returncode == 3 and "rag repair" in broken.stderr and "unexpected" not in broken.stderr
+    again = rag("ingest", docs, "--data-dir", data, "--json")
+    assert again.returncode == 0, again.stderr
+    assert "moved the damaged vector store" in json.loads(again.stdout)["repaired"]
+    after = rag(*question)
+    assert after.returncode == 0 and json.loads(after.stdout)

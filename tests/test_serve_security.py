@@ -35,14 +35,15 @@ def test_losing_the_last_key_closes_the_server_instead_of_opening_it(kb_copy, em
             (kb_copy / "keys.json").rename(kb_copy / "keys.json.aside")
         else:
             (kb_copy / "keys.json").write_text("{not json")
-        for request in (
-            lambda: httpx.get(f"{url}/v1/status"),
-            lambda: httpx.post(f"{url}/v1/search", json={"query": "router reset"}),
-            lambda: httpx.post(f"{url}/v1/ingest", json={"folders": [str(KB)]}),
-            lambda: httpx.get(f"{url}/v1/status", headers=auth(admin)),
+        for status, request in (
+            (401, lambda: httpx.get(f"{url}/v1/status")),
+            (401, lambda: httpx.post(f"{url}/v1/search", json={"query": "router reset"})),
+            (401, lambda: httpx.post(f"{url}/v1/ingest", json={"folders": [str(KB)]})),
+            (503, lambda: httpx.get(f"{url}/v1/status", headers=auth(admin))),
+            (503, lambda: httpx.post(f"{url}/v1/ingest", json={"folders": [str(KB)]}, headers=auth(admin))),
         ):
             refused = request()
-            assert refused.status_code == 503, refused.text
+            assert refused.status_code == status, refused.text
             assert "every request is refused" in refused.json()["error"]["message"]
         assert httpx.get(f"{url}/healthz").status_code == 200
         if how == "revoke":  # a new key opens it for that key only, with no restart
@@ -124,12 +125,12 @@ def test_bodies_are_counted_as_they_arrive_and_keys_checked_before(kb_copy, embe
 
     with serving(kb_copy, embedder) as url:
         big = httpx.post(f"{url}/v1/search", content=chunked(3_000_000), headers={"content-type": "application/json"})
-        assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
+        assert big.status_code == 400 and big.json()["error"]["code"] == "too_large"
         declared = httpx.post(f"{url}/v1/search", content=b"x" * 1_500_000)  # with a Content-Length
-        assert declared.status_code == 413
+        assert declared.status_code == 400 and declared.json()["error"]["code"] == "too_large"
     key = _key(kb_copy)
     with serving(kb_copy, embedder) as url:
-        # Without a key the body is never read: the answer is 401, not 413.
+        # Without a key the body is never read: the answer is 401, not "too large".
         anonymous = httpx.post(f"{url}/v1/search", content=chunked(3_000_000))
         assert anonymous.status_code == 401
         small = httpx.post(f"{url}/v1/search", json={"query": "router reset"}, headers=auth(key))

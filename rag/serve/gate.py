@@ -8,7 +8,7 @@ Plain ASGI, so it runs before FastAPI reads a body (a dependency runs after it h
   operator visits cannot reach it through DNS rebinding;
 - a state-changing request sent by a browser from another site (`Origin`, `Sec-Fetch-Site`) is refused;
 - the key is checked before the body is read, and a body is read at most MAX_BODY bytes, counted as it
-  arrives (a chunked body has no Content-Length to trust).
+  arrives (a chunked body has no Content-Length to trust): 400 `too_large` past it.
 """
 
 from __future__ import annotations
@@ -80,18 +80,25 @@ class Gate:
         path = scope["path"]
         if not self.require_keys or path in PUBLIC:
             return None
-        if isinstance(records, DamagedError):
-            raise Refused(503, f"every request is refused: {records}", "service_unavailable", "keys_damaged")
-        if not records:
-            raise Refused(
-                503,
-                "every request is refused: this server was started with API keys and none is on file now; "
-                "create one with `rag keys create` (no restart needed)",
-                "service_unavailable",
-                "no_keys",
-            )
         scheme, _, key = headers.get("authorization", "").partition(" ")
-        record = self.keys.check(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+        presented = scheme.lower() == "bearer" and bool(key.strip())
+        if isinstance(records, DamagedError) or not records:
+            reason = (
+                str(records)
+                if isinstance(records, DamagedError)
+                else "this server was started with API keys and none is on file now; create one with "
+                "`rag keys create` (no restart needed)"
+            )
+            # Without a key: still the authentication failure it always was. With one: it cannot be checked.
+            if not presented:
+                raise Refused(
+                    401,
+                    f"a valid API key is needed; and every request is refused now: {reason}",
+                    "authentication_error",
+                )
+            code = "keys_damaged" if isinstance(records, DamagedError) else "no_keys"
+            raise Refused(503, f"every request is refused: {reason}", "service_unavailable", code)
+        record = self.keys.check(key.strip()) if presented else None
         if record is None:
             raise Refused(401, "a valid API key is needed: Authorization: Bearer KEY", "authentication_error")
         return record
@@ -149,15 +156,13 @@ class Gate:
 
 
 def _too_large() -> Refused:
-    return Refused(413, f"request body over {MAX_BODY // 1_000_000} MB", "invalid_request_error", "too_large")
+    # 400 with the code `too_large`, as this API has always answered it (clients key on the code).
+    return Refused(400, f"request body over {MAX_BODY // 1_000_000} MB", "invalid_request_error", "too_large")
 
 
 async def _send_error(send: Any, refused: Refused) -> None:
-    from rag.errors import mask_secrets
-
-    body = json.dumps(
-        {"error": {"message": mask_secrets(refused.message), "type": refused.type, "code": refused.code}}
-    ).encode()
+    # The gate's messages are its own (no secret in them): "Authorization: Bearer KEY" must stay readable.
+    body = json.dumps({"error": {"message": refused.message, "type": refused.type, "code": refused.code}}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -226,9 +226,15 @@ class ChromaStore:
         """(id, cosine similarity) of the `k` nearest chunks: no text or metadata fetched."""
         if k <= 0:
             return []
-        result = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k, where=where, include=["distances"]
-        )
+        try:
+            result = self._collection.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k, where=where, include=["distances"]
+            )
+        except Exception as exc:  # a damaged segment raises Chroma's own errors from its Rust core
+            raise StoreError(
+                f"the vector store cannot answer ({type(exc).__name__}); it may be damaged: `rag repair` rebuilds it "
+                "from the catalog"
+            ) from None
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=False)]
 
     def ids(self) -> set[str]:
