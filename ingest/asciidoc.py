@@ -28,6 +28,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from ingest.html import drop
+
 MAX_DEPTH = 8  # nested includes
 MAX_EXPANDED = 8_000_000  # characters of text after includes: an include bomb fails the file, not the run
 
@@ -350,11 +352,11 @@ def docbook_html(docbook: str) -> str:
 def _convert(element, depth: int) -> None:
     for child in list(element):
         if not isinstance(child.tag, str):  # comments, processing instructions
-            _drop(child)
+            drop(child)
             continue
         tag = etree.QName(child).localname
         if tag in _DROP:
-            _drop(child)
+            drop(child)
             continue
         inner = depth + 1 if tag in _SECTIONS else depth
         _convert(child, inner)
@@ -389,19 +391,6 @@ def _convert(element, depth: int) -> None:
         else:
             child.tag = "span"
         child.attrib.clear()
-
-
-def _drop(element) -> None:
-    parent = element.getparent()
-    if parent is None:
-        return
-    if element.tail:
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
 
 
 def to_html(source: str, path: Path, root: Path, documents: frozenset[str]) -> tuple[str, str, list[str]]:

@@ -34,17 +34,21 @@ def _one(tree, path: str):
 
 def _remove(root, path: str) -> None:
     for element in root.xpath(path):
-        parent = element.getparent()
-        if parent is None:  # inside an element removed already
-            continue
-        # Keep the text that follows the removed element (lxml stores it on the element as its tail).
-        if element.tail:
-            previous = element.getprevious()
-            if previous is not None:
-                previous.tail = (previous.tail or "") + element.tail
-            else:
-                parent.text = (parent.text or "") + element.tail
-        parent.remove(element)
+        drop(element)
+
+
+def drop(element) -> None:
+    """Remove an element, keeping the text that follows it (lxml stores that on the element as its tail)."""
+    parent = element.getparent()
+    if parent is None:  # inside an element removed already
+        return
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def content(page: str) -> str:
