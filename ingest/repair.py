@@ -154,7 +154,9 @@ def _answers(store: ChromaStore) -> bool:
 
 
 def keyword_index_ok(data_dir: Path, catalog: Catalog) -> bool:
-    index = BM25Index.load(data_dir)
+    """The keyword index loads and holds as many chunks as the catalog (its arrays mapped, not read: cheap at any
+    size)."""
+    index = BM25Index.load(data_dir, mmap=True)
     return index is not None and index.size == catalog.chunk_count()
 
 

@@ -114,8 +114,9 @@ class BM25Index:
         return len(ids)
 
     @classmethod
-    def load(cls, data_dir: Path) -> BM25Index | None:
-        """The index, or None when it is missing or damaged (an ingest or `rag repair` rebuilds it)."""
+    def load(cls, data_dir: Path, mmap: bool = False) -> BM25Index | None:
+        """The index, or None when it is missing or damaged (an ingest or `rag repair` rebuilds it). `mmap`: map
+        the arrays instead of reading them (a check of a large index in well under a second)."""
         import bm25s
 
         path = data_dir / INDEX_DIR
@@ -130,7 +131,7 @@ class BM25Index:
                 delta = _Delta({str(k): list(v) for k, v in data["added"].items()}, set(data["removed"]))
             if not ids:
                 return cls(None, [], delta, float(meta.get("avgdl", 0.0)))
-            retriever = bm25s.BM25.load(str(path), mmap=False)
+            retriever = bm25s.BM25.load(str(path), mmap=mmap)
             if int(retriever.scores["num_docs"]) != len(ids):  # ids.json from another build
                 return None
             return cls(retriever, ids, delta, float(meta.get("avgdl", 0.0)))
