@@ -239,6 +239,7 @@ def ingest_folder(
                 # A small change to a sound index is a delta beside it (seconds at a million chunks); anything
                 # else, or a delta grown too large, rebuilds the index from the catalog.
                 small = index_ok and changes.written is not None and not (suspect or rebuild or fixed.changed)
+                small = small and catalog.chunk_count() >= settings.ingest.keyword_delta_from
                 if not (small and BM25Index.update(data_dir, changes.written, changes.gone)):
                     BM25Index.build(((c.id, c.text) for c in catalog.chunks()), data_dir)
             catalog.set_meta("dirty", "0")

@@ -10,7 +10,8 @@ from rag.storage.lexical import DELTA_FILE, DELTA_MIN, INDEX_DIR, BM25Index
 from tests.conftest import KB
 
 
-def test_one_changed_file_is_a_delta_and_scores_as_a_rebuild_would(cli, tmp_path):
+def test_one_changed_file_is_a_delta_and_scores_as_a_rebuild_would(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_INGEST_KEYWORD_DELTA_FROM", "0")  # the sample is small; deltas start at 50,000 chunks
     docs = tmp_path / "docs"
     shutil.copytree(KB, docs)
     data = tmp_path / "d"
@@ -66,3 +67,17 @@ def test_a_delta_too_large_or_an_index_without_statistics_means_a_rebuild(tmp_pa
     assert index.search("printer offline code3x", 1)[0][0] == "n3"
     (tmp_path / INDEX_DIR / "meta.json").unlink()  # an index built before deltas existed
     assert BM25Index.update(tmp_path, many[10:20], set()) is False
+
+
+def test_a_small_index_is_rebuilt_exactly_as_a_fresh_ingest_builds_it(cli, tmp_path):
+    docs = tmp_path / "docs"
+    shutil.copytree(KB, docs)
+    data = tmp_path / "d"
+    assert cli("ingest", docs, "--data-dir", data, "--quiet")[0] == 0
+    (docs / "internet" / "new.md").write_text("# Quokkafax\n\nThe quokkafax relay needs port 7741.\n")
+    assert cli("ingest", docs, "--data-dir", data, "--quiet")[0] == 0
+    assert not (data / INDEX_DIR / DELTA_FILE).exists()
+    assert cli("ingest", docs, "--data-dir", tmp_path / "fresh", "--quiet")[0] == 0
+    incremental, fresh = BM25Index.load(data), BM25Index.load(tmp_path / "fresh")
+    for question in ("quokkafax relay port", "reset my router"):
+        assert incremental.search(question, 5) == fresh.search(question, 5)
